@@ -1,0 +1,10 @@
+"""Self-supervised augmentations (views) as small, validated pure functions.
+
+Rates are always *drop* probabilities in ``[0, 1)``; a rate of 0 (or ``training=False``) is a
+no-op. Random draws come from the ``generator`` argument when given, on the input's device.
+"""
+
+from ssrec.augment.embedding import uniform_noise
+from ssrec.augment.graph import drop_edges, drop_nodes
+
+__all__ = ["drop_edges", "drop_nodes", "uniform_noise"]

@@ -1,0 +1,63 @@
+"""Graph-structure augmentations over user–item edge lists (SGL's views)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def _check_rate(p: float) -> None:
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"drop rate must be in [0, 1), got {p}")
+
+
+def drop_edges(user: torch.Tensor, item: torch.Tensor, p: float,
+               generator: torch.Generator | None = None, training: bool = True
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Edge dropout: keep each user–item edge independently with probability ``1 - p``.
+
+    (Wu et al., "Self-supervised Graph Learning for Recommendation", SIGIR'21, Eq. 5.)
+
+    Args:
+        user: ``int64 [E]`` user index per edge.
+        item: ``int64 [E]`` item index per edge.
+        p: drop probability in ``[0, 1)``.
+        generator: random generator on the edges' device.
+        training: when False, nothing is dropped.
+
+    Returns:
+        ``(user_kept [E'], item_kept [E'], mask [E])`` where ``mask`` marks kept edges.
+
+    Raises:
+        ValueError: if ``p`` is outside ``[0, 1)``.
+    """
+    _check_rate(p)
+    if not training or p == 0.0:
+        mask = torch.ones(user.shape, dtype=torch.bool, device=user.device)
+        return user, item, mask
+    mask = torch.rand(user.shape, generator=generator, device=user.device) >= p
+    return user[mask], item[mask], mask
+
+
+def drop_nodes(user: torch.Tensor, item: torch.Tensor, n_users: int, n_items: int, p: float,
+               generator: torch.Generator | None = None, training: bool = True
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Node dropout: drop each user and item node with probability ``p``, with all its edges.
+
+    (Wu et al., SGL, SIGIR'21, Eq. 4.)
+
+    Args:
+        user, item: ``int64 [E]`` edge endpoints.
+        n_users, n_items: node counts.
+        p: drop probability in ``[0, 1)``.
+
+    Returns:
+        ``(user_kept [E'], item_kept [E'], mask [E])``.
+    """
+    _check_rate(p)
+    if not training or p == 0.0:
+        mask = torch.ones(user.shape, dtype=torch.bool, device=user.device)
+        return user, item, mask
+    keep_u = torch.rand(n_users, generator=generator, device=user.device) >= p
+    keep_i = torch.rand(n_items, generator=generator, device=user.device) >= p
+    mask = keep_u[user] & keep_i[item]
+    return user[mask], item[mask], mask

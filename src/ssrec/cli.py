@@ -1,0 +1,270 @@
+"""The ``ssrec`` command line.
+
+::
+
+    ssrec train --model SimGCL --dataset lastfm [--config FILE] [--set k=v ...] [--epochs N]
+                [--seed S] [--out RUN_DIR] [--data-dir DIR] [--device DEV]
+    ssrec evaluate RUN_DIR [--split valid|test|both] [--block-size N] [--json]
+    ssrec recommend RUN_DIR --user RAW_ID [-k 10] [--json]
+    ssrec models [--json]
+    ssrec datasets [--json]
+    ssrec data describe NAME_OR_PATH [--json] [--set data.k=v ...]
+
+User errors (bad config, missing data, malformed files) print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ssrec import __version__
+from ssrec.errors import SsrecError
+
+log = logging.getLogger("ssrec")
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity < 0 else logging.DEBUG if verbosity > 0 else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+# ---- commands ----------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ssrec.config import load_config
+    from ssrec.training import run
+
+    shortcuts: dict[str, Any] = {
+        "model.name": args.model,
+        "data.dataset": args.dataset,
+        "data.data_dir": args.data_dir,
+        "train.epochs": args.epochs,
+        "seed": args.seed,
+        "output_dir": args.out,
+        "device": args.device,
+    }
+    if args.no_progress:
+        shortcuts["train.progress"] = False
+    cfg = load_config(args.config, args.set or [], **shortcuts)
+    result = run(cfg)
+    out = {"best_epoch": result.best_epoch, "test": result.test, "run_dir": result.run_dir}
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        keys = [k for k in result.test if k.split("@")[0] in ("recall", "ndcg")]
+        print(f"best epoch {result.best_epoch}; test " +
+              ", ".join(f"{k} {result.test[k]:.4f}" for k in keys))
+        print(f"run folder: {result.run_dir}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ssrec.training.run import evaluate_run, load_run
+
+    loaded = load_run(args.run_dir, data_dir=args.data_dir, device=args.device)
+    splits = ("valid", "test") if args.split == "both" else (args.split,)
+    res = evaluate_run(loaded, splits, args.block_size)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        for s, m in res.items():
+            print(f"{s}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from ssrec.training.run import load_run, recommend
+
+    if args.k < 1:
+        raise SsrecError("-k must be >= 1")
+    loaded = load_run(args.run_dir, data_dir=args.data_dir, device=args.device)
+    recs = recommend(loaded, args.user, args.k)
+    if args.json:
+        print(json.dumps({"user": args.user, "items": [i for i, _ in recs],
+                          "scores": [s for _, s in recs]}, indent=2))
+    else:
+        for rank, (item, score) in enumerate(recs, 1):
+            print(f"{rank}\t{item}\t{score:.4f}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ssrec.models import MODELS
+
+    rows = []
+    for name in MODELS.names():
+        cls = MODELS.get(name)
+        rows.append({"name": name, "family": cls.family, "trainable": cls.trainable,
+                     "paper": cls.paper, "defaults": cls.Config().model_dump(mode="json")})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        defaults = ", ".join(f"{k}={v}" for k, v in r["defaults"].items()) or "-"
+        print(f"{r['name']:<10} {r['family']:<9} {defaults}")
+        print(f"{'':<10} {r['paper']}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from ssrec.data.catalog import DATASETS, resolve_data_dir
+
+    base, how = resolve_data_dir(args.data_dir)
+    rows = []
+    for name in DATASETS.names():
+        spec = DATASETS.get(name)
+        present = all((base / name / f.name).is_file() for f in spec.files)
+        rows.append({"name": name, "present": present, "files": [f.name for f in spec.files],
+                     "default_split": spec.default_split, "summary": spec.summary,
+                     "source": spec.source})
+    if args.json:
+        print(json.dumps({"data_dir": str(base), "datasets": rows}, indent=2))
+        return 0
+    print(f"data directory: {base} ({how})")
+    for r in rows:
+        mark = "ok     " if r["present"] else "missing"
+        print(f"{r['name']:<16} {mark} {r['summary']}")
+    return 0
+
+
+def cmd_data_describe(args: argparse.Namespace) -> int:
+    from ssrec.config import load_config
+    from ssrec.data import load_dataset
+
+    cfg = load_config(None, args.set or [], **{"data.dataset": args.dataset,
+                                               "data.data_dir": args.data_dir,
+                                               "seed": args.seed})
+    data = load_dataset(cfg.data, seed=cfg.seed)
+    desc = data.describe()
+    if args.json:
+        print(json.dumps(desc, indent=2))
+        return 0
+    rep = desc["report"]
+    split = rep.get("split", {})
+    val = split.get("validation", {})
+    print(f"{desc['dataset']}: {_fmt_int(desc['users'])} users, {_fmt_int(desc['items'])} items")
+    vdesc = val.get("method", "?")
+    if vdesc == "holdout_from_train":
+        vdesc = f"{val['ratio']:.0%} per-user hold-out from train (seed {val['seed']})"
+    print(f"split: {split.get('method')}; validation: {vdesc}")
+    print(f"{'':<8}{'interactions':>14}{'users':>10}{'items':>10}{'density':>10}")
+    for s, label in (("train", "train"), ("fit", " fit"), ("valid", " valid"), ("test", "test")):
+        if s == "fit" and not desc["valid"]["carved_from_train"]:
+            continue
+        st = desc[s]
+        print(f"{label:<8}{_fmt_int(st['interactions']):>14}{_fmt_int(st['users']):>10}"
+              f"{_fmt_int(st['items']):>10}{st['density']:>10.4%}")
+    dups = sum(v for v in rep.get("duplicates_collapsed", {}).values())
+    print(f"duplicates collapsed: {dups}")
+    if rep.get("rating_threshold") is not None:
+        print(f"below rating threshold {rep['rating_threshold']}: "
+              f"{sum(rep.get('below_threshold', {}).values())}")
+    ov = rep.get("removed_pairs_also_in_train", {})
+    if any(ov.values()):
+        print("evaluation pairs also in train (removed): " +
+              ", ".join(f"{k} {v}" for k, v in ov.items()))
+    for s in ("valid", "test"):
+        c = rep.get("cold", {}).get(s, {})
+        print(f"cold {s} dropped: {c.get('users', 0)} users, {c.get('items', 0)} items "
+              f"({c.get('interactions', 0)} interactions)")
+    return 0
+
+
+# ---- parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ssrec", description="Self-supervised recommendation toolkit.")
+    p.add_argument("--version", action="version", version=f"ssrec {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def data_dir(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data-dir", help="folder holding the named datasets "
+                        "(default: $SSREC_DATA_DIR, else the user cache folder)")
+
+    t = sub.add_parser("train", help="train and evaluate a model")
+    t.add_argument("--model", help="model name (see `ssrec models`)")
+    t.add_argument("--dataset", help="dataset name (see `ssrec datasets`) or path")
+    t.add_argument("--config", help="YAML config file")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set model.eps=0.2 (repeatable)")
+    t.add_argument("--epochs", type=int, help="maximum epochs (train.epochs)")
+    t.add_argument("--seed", type=int, help="random seed")
+    t.add_argument("--out", help="run folder (default runs/<model>-<dataset>-<time>)")
+    t.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    t.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    t.add_argument("--json", action="store_true", help="print the result as JSON")
+    data_dir(t)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="re-score a finished run")
+    e.add_argument("run_dir")
+    e.add_argument("--split", choices=("valid", "test", "both"), default="both")
+    e.add_argument("--block-size", type=int, help="users per scoring block")
+    e.add_argument("--device")
+    e.add_argument("--json", action="store_true")
+    data_dir(e)
+    e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("recommend", help="top-K items for a user of a finished run")
+    r.add_argument("run_dir")
+    r.add_argument("--user", required=True, help="raw user id as in the data files")
+    r.add_argument("-k", type=int, default=10, help="number of items (default 10)")
+    r.add_argument("--device")
+    r.add_argument("--json", action="store_true")
+    data_dir(r)
+    r.set_defaults(func=cmd_recommend)
+
+    m = sub.add_parser("models", help="list the registered models and their defaults")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+
+    d = sub.add_parser("datasets", help="list the registered datasets")
+    d.add_argument("--json", action="store_true")
+    data_dir(d)
+    d.set_defaults(func=cmd_datasets)
+
+    dd = sub.add_parser("data", help="dataset tools")
+    dsub = dd.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    dsub.required = True
+    desc = dsub.add_parser("describe", help="statistics of a dataset and its split")
+    desc.add_argument("dataset", help="dataset name or path")
+    desc.add_argument("--json", action="store_true")
+    desc.add_argument("--seed", type=int, help="seed of random splits")
+    desc.add_argument("--set", action="append", metavar="KEY=VALUE",
+                      help="data option, e.g. --set data.rating_threshold=4")
+    data_dir(desc)
+    desc.set_defaults(func=cmd_data_describe)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ssrec`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(-1 if args.quiet else args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except SsrecError as exc:
+        print(f"ssrec: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ssrec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

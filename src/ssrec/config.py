@@ -1,0 +1,373 @@
+"""Typed run configuration: YAML files, ``--set section.key=value`` overrides, strict checks.
+
+A run is described by a :class:`RunConfig` with the sections ``data``, ``train``, ``eval`` and
+``model``. The ``model`` section holds ``name`` plus the fields of that model's own ``Config``
+class (see ``ssrec models``). Loading is strict: an unknown key is an error that suggests the
+closest valid key, values are coerced to the field's type (so ``1e-4`` written in YAML is a
+float), and ranges are checked (drop rates in ``[0, 1)``, temperatures ``> 0``). Errors name the
+config file and line, or the ``--set`` option, that the bad value came from.
+
+Example::
+
+    cfg = load_config("configs/simgcl-lastfm.yaml", overrides=["train.epochs=20", "model.eps=0.2"])
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ssrec.errors import ConfigError
+
+METRIC_NAMES = ("recall", "ndcg", "precision", "hit", "mrr", "map")
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+class DataConfig(Section):
+    """Which data to load and how to turn it into train / validation / test.
+
+    Attributes:
+        dataset: a registered name (``ssrec datasets``) or a path to an interaction file or to a
+            folder holding ``train*``, ``test*`` and optionally ``valid*``/``val*`` files.
+        data_dir: folder holding the named datasets; default ``$SSREC_DATA_DIR``, else the user
+            cache folder.
+        split: ``"given"`` (the files' own train/test[/valid]), ``"ratio"`` (per-user random),
+            ``"loo"`` (leave-one-out by timestamp, ties by file order), ``"temporal"`` (global
+            time cut) or ``"default"`` (the dataset's own: given when it ships a test file, else
+            ratio, or loo for sequence files).
+        ratios: ``(train, valid, test)`` fractions for the ratio and temporal splits.
+        valid_ratio: share of each user's training interactions held out for validation when
+            the data has no validation split (0 disables validation: no early stopping).
+        rating_threshold: rows with a rating below it are not positives (dropped); ``None``
+            keeps every row (implicit feedback).
+        k_core: drop users and items with fewer interactions, iteratively (0 = off).
+        cold: what to do with validation/test users or items never seen in training:
+            ``"drop"`` (counted in the report) or ``"error"``.
+        format, sep: reading options for a dataset given as a path.
+        verify_checksums: check registered files' sha256.
+    """
+
+    dataset: str = "lastfm"
+    data_dir: str | None = None
+    split: Literal["default", "given", "ratio", "loo", "temporal"] = "default"
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    valid_ratio: float = Field(0.1, ge=0.0, lt=1.0)
+    rating_threshold: float | None = None
+    k_core: int = Field(0, ge=0)
+    cold: Literal["drop", "error"] = "drop"
+    format: Literal["auto", "pairs", "adjacency", "atomic", "csv"] = "auto"
+    sep: str | None = None
+    verify_checksums: bool = True
+
+    @field_validator("ratios")
+    @classmethod
+    def _check_ratios(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(r < 0 or r >= 1 for r in v) or abs(sum(v) - 1.0) > 1e-6 or v[0] <= 0:
+            raise ValueError("ratios must be (train, valid, test), each in [0, 1), train > 0, "
+                             "summing to 1")
+        return v
+
+
+class TrainConfig(Section):
+    """The optimisation loop.
+
+    Attributes:
+        epochs: maximum number of epochs (each visits every training interaction once).
+        batch_size: interactions per mini-batch.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay (models add their own L2 on batch embeddings; keep 0).
+        eval_every: validate every this many epochs.
+        patience: stop after this many validations without improvement of ``monitor``.
+        monitor: the validation metric for early stopping and model selection, ``name@K``.
+        grad_clip: clip the gradient norm to this value (``None`` = off).
+        progress: show a progress bar per epoch.
+        save_checkpoints: write ``checkpoint.pt`` (best) and ``last.pt`` into the run folder.
+        num_threads: ``torch.set_num_threads`` for the run (``None`` = PyTorch's default).
+    """
+
+    epochs: int = Field(100, ge=0)
+    batch_size: int = Field(2048, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    eval_every: int = Field(1, ge=1)
+    patience: int = Field(10, ge=1)
+    monitor: str = "ndcg@20"
+    grad_clip: float | None = Field(None, gt=0)
+    progress: bool = True
+    save_checkpoints: bool = True
+    num_threads: int | None = Field(None, ge=1)
+
+
+class EvalConfig(Section):
+    """Full-ranking evaluation.
+
+    Attributes:
+        ks: cut-offs K.
+        metrics: any of recall, ndcg, precision, hit, mrr, map.
+        block_size: users scored per block; memory grows with it, results do not change.
+    """
+
+    ks: list[int] = Field(default_factory=lambda: [10, 20])
+    metrics: list[str] = Field(default_factory=lambda: list(METRIC_NAMES))
+    block_size: int = Field(2048, ge=1)
+
+    @field_validator("ks")
+    @classmethod
+    def _check_ks(cls, v: list[int]) -> list[int]:
+        if not v or any(k < 1 for k in v):
+            raise ValueError("ks must be a non-empty list of positive integers")
+        return sorted(set(v))
+
+    @field_validator("metrics")
+    @classmethod
+    def _check_metrics(cls, v: list[str]) -> list[str]:
+        out = []
+        for m in v:
+            m = m.lower()
+            if m not in METRIC_NAMES:
+                close = difflib.get_close_matches(m, METRIC_NAMES, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"unknown metric {m!r}{hint}; known: {', '.join(METRIC_NAMES)}")
+            out.append(m)
+        return out
+
+
+class RunConfig(Section):
+    """Everything about one run.
+
+    Attributes:
+        seed: seeds Python, NumPy and PyTorch, the split and the sampler.
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        output_dir: the run folder; default ``runs/<model>-<dataset>-<time>``.
+        model: ``{"name": ..., **fields of the model's Config}``.
+    """
+
+    seed: int = 2020
+    device: str = "auto"
+    output_dir: str | None = None
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    model: dict[str, Any] = Field(default_factory=lambda: {"name": "SimGCL"})
+
+    @model_validator(mode="after")
+    def _check_monitor(self) -> RunConfig:
+        name, _, k = self.train.monitor.lower().partition("@")
+        if name not in self.eval.metrics or not k.isdigit() or int(k) not in self.eval.ks:
+            options = [f"{m}@{k}" for m in self.eval.metrics for k in self.eval.ks]
+            raise ValueError(f"train.monitor {self.train.monitor!r} is not among the evaluated "
+                             f"metrics ({', '.join(options)})")
+        self.train.__dict__["monitor"] = f"{name}@{int(k)}"
+        return self
+
+    # ---- model section -------------------------------------------------------------------
+    def model_cls(self):
+        """The registered model class named by ``model.name``."""
+        from ssrec.models import MODELS
+
+        name = self.model.get("name")
+        if not name:
+            raise ConfigError("model.name is required (see `ssrec models`)")
+        return MODELS.get(str(name))
+
+    def model_params(self):
+        """The model's validated ``Config`` instance (defaults filled in)."""
+        cls = self.model_cls()
+        params = {k: v for k, v in self.model.items() if k != "name"}
+        _check_keys(params, cls.Config, ("model",), {})
+        try:
+            return cls.Config(**params)
+        except ValidationError as exc:
+            raise _convert(exc, ("model",), {}) from None
+
+    def resolved(self) -> dict[str, Any]:
+        """The full configuration as plain data, with the model's defaults filled in."""
+        out = self.model_dump(mode="json")
+        cls = self.model_cls()
+        out["model"] = {"name": cls.name, **self.model_params().model_dump(mode="json")}
+        return out
+
+
+# ---- loading ---------------------------------------------------------------------------------
+
+def _yaml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Map each key path in a YAML mapping to its 1-based line."""
+    out: dict[tuple[str, ...], int] = {}
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = (*path, str(k.value))
+                out[key] = k.start_mark.line + 1
+                walk(v, key)
+
+    try:
+        walk(yaml.compose(text), ())
+    except yaml.YAMLError:
+        pass
+    return out
+
+
+def _where(path: tuple[str, ...], sources: Mapping[tuple[str, ...], tuple[str, int | None]]):
+    for n in range(len(path), 0, -1):
+        if path[:n] in sources:
+            return sources[path[:n]]
+    return (None, None)
+
+
+def _check_keys(d: Mapping[str, Any], model: type[BaseModel], path: tuple[str, ...],
+                sources: Mapping[tuple[str, ...], tuple[str, int | None]]) -> None:
+    fields = model.model_fields
+    for key, value in d.items():
+        p = (*path, str(key))
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            hint = f"; did you mean {'.'.join((*path, close[0]))!r}?" if close else ""
+            src, line = _where(p, sources)
+            valid = ", ".join(fields)
+            raise ConfigError(f"unknown key {'.'.join(p)!r}{hint} (valid keys in "
+                              f"{'.'.join(path) or 'the top level'}: {valid})", src, line)
+        ann = fields[key].annotation
+        if isinstance(value, Mapping) and isinstance(ann, type) and issubclass(ann, BaseModel):
+            _check_keys(value, ann, p, sources)
+
+
+def _convert(exc: ValidationError, prefix: tuple[str, ...],
+             sources: Mapping[tuple[str, ...], tuple[str, int | None]]) -> ConfigError:
+    err = exc.errors()[0]
+    loc = (*prefix, *(str(x) for x in err["loc"] if not isinstance(x, int)))
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    got = err.get("input")
+    shown = "" if isinstance(got, Mapping) or got is None else f" (got {got!r})"
+    src, line = _where(loc, sources)
+    field = ".".join(loc) if loc else "config"
+    return ConfigError(f"{field}: {msg}{shown}", src, line)
+
+
+def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
+    """Parse ``section.key=value``; the value is read as a YAML scalar or list.
+
+    Raises:
+        ConfigError: if there is no ``=`` or the key is empty.
+    """
+    key, eq, value = text.partition("=")
+    key = key.strip()
+    if not eq or not key:
+        raise ConfigError(f"--set {text!r}: expected section.key=value, e.g. train.lr=0.001")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return tuple(key.split(".")), parsed
+
+
+def _assign(d: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    cur = d
+    for k in path[:-1]:
+        nxt = cur.get(k)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[k] = nxt
+        cur = nxt
+    cur[path[-1]] = value
+
+
+def build_config(data: Mapping[str, Any] | None = None,
+                 sources: Mapping[tuple[str, ...], tuple[str, int | None]] | None = None
+                 ) -> RunConfig:
+    """Validate a nested mapping into a :class:`RunConfig` (model section included).
+
+    Raises:
+        ConfigError: unknown keys (with a suggestion), bad types or out-of-range values.
+    """
+    data = dict(data or {})
+    sources = sources or {}
+    if isinstance(data.get("model"), Mapping) and "name" not in data["model"]:
+        data["model"] = {"name": RunConfig.model_fields["model"].default_factory()["name"],
+                         **data["model"]}
+    _check_keys(data, RunConfig, (), sources)
+    try:
+        cfg = RunConfig(**data)
+    except ValidationError as exc:
+        raise _convert(exc, (), sources) from None
+    if "model" in data and not isinstance(data["model"], Mapping):
+        raise ConfigError("model: must be a mapping with at least 'name'")
+    try:
+        cfg.model_params()
+    except ConfigError as exc:
+        if exc.source is None and exc.args:
+            # attach the location of the offending model key if we know it
+            msg = str(exc)
+            for path, (src, line) in sources.items():
+                if path and path[0] == "model" and ".".join(path) in msg:
+                    raise ConfigError(msg, src, line) from None
+        raise
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
+                **shortcuts: Any) -> RunConfig:
+    """Load a run configuration.
+
+    Precedence, lowest first: the dataclass defaults, the YAML file, ``shortcuts`` (dotted keys
+    such as ``{"train.epochs": 5}``, used by CLI flags), then ``overrides``
+    (``"section.key=value"`` strings).
+
+    Args:
+        path: a YAML file (optional).
+        overrides: ``--set`` strings.
+        shortcuts: dotted-key values; ``None`` values are ignored.
+
+    Raises:
+        ConfigError: unreadable YAML, unknown keys, invalid values; the message names the file
+            and line or the ``--set`` option.
+    """
+    data: dict[str, Any] = {}
+    sources: dict[tuple[str, ...], tuple[str, int | None]] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file: {exc.strerror}", str(p)) from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"invalid YAML: {problem}", str(p), line) from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError("the top level must be a mapping (section: {key: value})", str(p), 1)
+        data = loaded
+        sources = {k: (str(p), v) for k, v in _yaml_lines(text).items()}
+    for key, value in shortcuts.items():
+        if value is None:
+            continue
+        kp = tuple(key.split("."))
+        _assign(data, kp, value)
+        sources[kp] = (f"option {key}", None)
+    for text in overrides:
+        kp, value = parse_override(text)
+        _assign(data, kp, value)
+        sources[kp] = (f"--set {text}", None)
+    return build_config(data, sources)
+
+
+def dump_config(cfg: RunConfig) -> str:
+    """The resolved configuration as YAML (loads back to an equal config)."""
+    return yaml.safe_dump(cfg.resolved(), sort_keys=False)

@@ -1,0 +1,23 @@
+"""Data: readers, id maps, dataset registry, splits and graph builders."""
+
+from ssrec.data.catalog import DATASETS, DatasetFile, DatasetSpec, locate, resolve_data_dir
+from ssrec.data.dataset import InteractionData, Interactions, load_dataset
+from ssrec.data.graph import normalized_adjacency
+from ssrec.data.idmap import IdMap
+from ssrec.data.io import FileFormat, RawInteractions, read_interactions
+
+__all__ = [
+    "DATASETS",
+    "DatasetFile",
+    "DatasetSpec",
+    "FileFormat",
+    "IdMap",
+    "InteractionData",
+    "Interactions",
+    "RawInteractions",
+    "load_dataset",
+    "locate",
+    "normalized_adjacency",
+    "read_interactions",
+    "resolve_data_dir",
+]

@@ -1,0 +1,277 @@
+"""The registry of named public datasets and the data-directory setting.
+
+A named dataset lives in ``<data_dir>/<name>/``. The data directory is, in order of precedence:
+the ``--data-dir`` option (``data.data_dir`` in a config), the ``SSREC_DATA_DIR`` environment
+variable, or the user cache folder (``platformdirs.user_cache_dir("ssrec") / "data"``, e.g.
+``~/.cache/ssrec/data`` on Linux).
+
+Every registered file carries its sha256; a missing or corrupted file raises a
+:class:`~ssrec.errors.DataError` that says where ssrec looked and what it expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from ssrec.data.io import FileFormat
+from ssrec.errors import DataError
+from ssrec.registry import Registry
+
+ENV_VAR = "SSREC_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """One file of a named dataset.
+
+    Args:
+        role: ``"train"``, ``"valid"``, ``"test"``, ``"all"`` (one file to be split) or
+            ``"social"`` (user–user links).
+        name: file name inside the dataset folder.
+        sha256: expected checksum (hex).
+        format: how to read it.
+    """
+
+    role: str
+    name: str
+    sha256: str
+    format: FileFormat = field(default_factory=FileFormat)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A named dataset: its files, default protocol and provenance.
+
+    Args:
+        name: registry name, also the folder name under the data directory.
+        files: its interaction (and social) files.
+        summary: one line for ``ssrec datasets``.
+        source: where the files come from (paper / repository).
+        default_split: ``"given"`` when the files carry the split, else the split applied to the
+            ``all`` file (``"ratio"`` or ``"loo"``).
+        homepage: where users can obtain the data.
+    """
+
+    name: str
+    files: tuple[DatasetFile, ...]
+    summary: str
+    source: str
+    default_split: str = "given"
+    homepage: str = ""
+
+    def file(self, role: str) -> DatasetFile | None:
+        """The file with ``role``, or ``None``."""
+        for f in self.files:
+            if f.role == role:
+                return f
+        return None
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(f.role for f in self.files)
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Add ``spec`` to :data:`DATASETS` (raises ValueError on a duplicate name)."""
+    DATASETS.add(spec.name, spec)
+    return spec
+
+
+def default_data_dir() -> Path:
+    """The user cache folder used when neither ``--data-dir`` nor ``SSREC_DATA_DIR`` is set."""
+    return Path(platformdirs.user_cache_dir("ssrec")) / "data"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """The data directory and how it was chosen (``"option"``, ``"env"`` or ``"cache"``)."""
+    if data_dir:
+        return Path(data_dir).expanduser(), "option"
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser(), "env"
+    return default_data_dir(), "cache"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None,
+           roles: tuple[str, ...] | None = None, verify: bool = True) -> dict[str, Path]:
+    """Find (and checksum) the files of a named dataset.
+
+    Args:
+        spec: the dataset.
+        data_dir: explicit data directory (see module docs for the fallback order).
+        roles: only these roles (default: all of the dataset's files).
+        verify: compare each file's sha256 with the registry.
+
+    Returns:
+        ``{role: path}``.
+
+    Raises:
+        DataError: a file is missing (the message names the folder searched and how the data
+            directory was chosen) or its checksum differs.
+    """
+    base, how = resolve_data_dir(data_dir)
+    how_text = {"option": "from --data-dir / data.data_dir", "env": f"from ${ENV_VAR}",
+                "cache": f"the default cache folder; set ${ENV_VAR} or pass --data-dir"}[how]
+    folder = base / spec.name
+    out: dict[str, Path] = {}
+    for f in spec.files:
+        if roles is not None and f.role not in roles:
+            continue
+        path = folder / f.name
+        if not path.is_file():
+            hint = f" Get it from {spec.homepage}." if spec.homepage else ""
+            raise DataError(
+                f"dataset {spec.name!r}: file {f.name!r} not found in {folder} (data directory "
+                f"{base}, {how_text}).{hint}", str(path))
+        if verify:
+            got = sha256_file(path)
+            if got != f.sha256:
+                raise DataError(
+                    f"dataset {spec.name!r}: checksum mismatch, expected sha256 {f.sha256}, got "
+                    f"{got}; the file is corrupted or a different version", str(path))
+        out[f.role] = path
+    return out
+
+
+def _f(role: str, name: str, sha: str, **fmt) -> DatasetFile:
+    return DatasetFile(role, name, sha, FileFormat(**fmt) if fmt else FileFormat())
+
+
+_TAB3 = dict(kind="pairs", sep="\t", columns=("user", "item", "rating"))
+
+register_dataset(DatasetSpec(
+    name="gowalla",
+    files=(
+        _f("train", "train.txt", "0f086326b28a56c2e6dcb81d86ee72d4ccb7eed3a8d26788392356d8f51111cc",
+           kind="adjacency"),
+        _f("test", "test.txt", "099a2a73924e4b754dc6efd730d764f492321b53c38eb93298850c83acf57be3",
+           kind="adjacency"),
+    ),
+    summary="Gowalla check-ins, NGCF/LightGCN split (29,858 users, 40,981 items, implicit)",
+    source="Wang et al. NGCF (SIGIR'19) / He et al. LightGCN (SIGIR'20) split of SNAP loc-gowalla",
+    homepage="https://github.com/gusye1234/LightGCN-PyTorch/tree/master/data/gowalla",
+))
+register_dataset(DatasetSpec(
+    name="lastfm",
+    files=(
+        _f("train", "data1.txt", "c82af3228cbbda2f55a39244de09ed93292894f1d0d9f1908ebb57e27598fded",
+           **_TAB3),
+        _f("test", "test1.txt", "de4417c0e6123284ce59a0934bcf5288ec1ec8774a18a1eef453c9952dfa48f9",
+           **_TAB3),
+        _f("social", "trustnetwork.txt",
+           "5b5bd7cbe4d22f3cd333dbfc7ec4b995cb2bdb28d95b0e9c5fc5607079f7b69e",
+           kind="pairs", sep="\t", columns=("user", "item")),
+    ),
+    summary="Last.fm artists (HetRec 2011), LightGCN-PyTorch split, with friendships",
+    source="HetRec 2011 Last.fm; split by the LightGCN-PyTorch authors",
+    homepage="https://github.com/gusye1234/LightGCN-PyTorch/tree/master/data/lastfm",
+))
+register_dataset(DatasetSpec(
+    name="ml-100k",
+    files=(
+        _f("all", "ml-100k.inter",
+           "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff", kind="atomic"),
+    ),
+    summary="MovieLens 100K ratings with timestamps (RecBole atomic file), no fixed split",
+    source="GroupLens MovieLens 100K (Harper & Konstan, TiiS 2015), RecBole's atomic file",
+    default_split="ratio",
+    homepage="https://grouplens.org/datasets/movielens/100k/",
+))
+register_dataset(DatasetSpec(
+    name="ml-latest-small",
+    files=(
+        _f("all", "ratings.csv", "b4239649fbf90ebf405c56c3ae1d929d9e7c86fc1a3a80cbef1c884df593ef73",
+           kind="csv"),
+    ),
+    summary="MovieLens latest-small (2016 edition), half-star ratings with timestamps",
+    source="GroupLens MovieLens latest-small, 2016-10-17 edition",
+    default_split="ratio",
+    homepage="https://grouplens.org/datasets/movielens/",
+))
+register_dataset(DatasetSpec(
+    name="yelp-diffnet",
+    files=(
+        _f("train", "yelp.train.rating",
+           "7870b0889831108633e1ca3bbdaf8c56ebe7b68f282ebc0030f05e49eca1b478", **_TAB3),
+        _f("valid", "yelp.val.rating",
+           "dd2b45c434af3e10ffa26974507f6365b50ab55be163be4dd840da3df8e855eb", **_TAB3),
+        _f("test", "yelp.test.rating",
+           "794644f954a5afd53e719bc42d5d2b08a26ef6f93575c1eceb47b2f482154385", **_TAB3),
+        _f("social", "yelp.links",
+           "c15e94ee0dd50899eff283d2d08f6b9701abad888750cffcd17a0e142edf4613", **_TAB3),
+    ),
+    summary="Yelp implicit feedback with directed social links, DiffNet train/val/test split",
+    source="Wu et al. DiffNet (SIGIR'19)",
+    homepage="https://github.com/PeiJieSun/diffnet",
+))
+register_dataset(DatasetSpec(
+    name="filmtrust",
+    files=(
+        _f("train", "trainset.txt",
+           "5dde957e2666697ab43fcede5067f58cd1e794450cd147e2399d9d68f07d1d5c",
+           kind="pairs", sep=" ", columns=("user", "item", "rating")),
+        _f("test", "testset.txt",
+           "65e343ac76f694d48863770b554e12fa3fdf0de431d75b35377c082bb3ef5bbb",
+           kind="pairs", sep=" ", columns=("user", "item", "rating")),
+        _f("social", "trust.txt",
+           "64573a033add72b988a0fb140fdbc0ad3464cb9821f940007aff6fda44b09603",
+           kind="pairs", sep=" ", columns=("user", "item", "rating")),
+    ),
+    summary="FilmTrust ratings (0.5-4) with directed trust, QRec's ~95/5 split",
+    source="Guo, Zhang & Yorke-Smith (IJCAI'13); split shipped with QRec",
+    homepage="https://guoguibing.github.io/librec/datasets.html",
+))
+register_dataset(DatasetSpec(
+    name="amazon-beauty",
+    files=(
+        _f("train", "train.txt", "54d2d8905408cc11aef96834a7f60e0cb9d7a2593f797ea0a188e7c1ffe95380",
+           kind="adjacency"),
+        _f("test", "test.txt", "66f2b03db1850a53a0103ddd6adda93cede7228294cf46a2dcdf3b349b80cf88",
+           kind="adjacency"),
+    ),
+    summary="Amazon Beauty 5-core, per-user item histories in time order (SELFRec's split)",
+    source="McAuley et al. (SIGIR'15); SELFRec's sequential leave-one-out files",
+    homepage="https://github.com/Coder-Yu/SELFRec/tree/main/dataset/amazon-beauty",
+))
+register_dataset(DatasetSpec(
+    name="beauty-bert4rec",
+    files=(
+        _f("all", "beauty.txt", "f480b7a7403852342ffd8f9809bb30697dd669be31813d0e204b698fec86ef49",
+           kind="pairs", sep=" ", columns=("user", "item")),
+    ),
+    summary="Amazon Beauty as processed for BERT4Rec (40,226 users, 54,542 items), time-ordered rows",
+    source="Sun et al. BERT4Rec (CIKM'19)",
+    default_split="loo",
+    homepage="https://github.com/FeiSun/BERT4Rec/tree/master/data",
+))
+register_dataset(DatasetSpec(
+    name="lastfm-hetrec",
+    files=(
+        _f("all", "ratings.txt", "4a6e11a8ed543b132e2901f0e7f20cd41ae2b7b898661aefb7557abd2af6658a",
+           **_TAB3),
+        _f("social", "trusts.txt",
+           "f48ed2ca424e4b54962d89c696364ea324702051c106420768e0a184909ae887",
+           kind="pairs", sep="\t", columns=("user", "item")),
+    ),
+    summary="Raw HetRec 2011 Last.fm user-artist listening counts with friendships, no split",
+    source="HetRec 2011 workshop (RecSys'11), data from Last.fm",
+    default_split="ratio",
+    homepage="https://grouplens.org/datasets/hetrec-2011/",
+))

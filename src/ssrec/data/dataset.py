@@ -1,0 +1,434 @@
+"""Interaction data: reading, cleaning, splitting and indexing, in one deterministic pipeline.
+
+:func:`load_dataset` turns a :class:`~ssrec.config.DataConfig` into an :class:`InteractionData`:
+
+1. read the files (train/valid/test, or one ``all`` file) with :mod:`ssrec.data.io`;
+2. drop rows whose rating is below ``rating_threshold`` (implicit feedback), counted;
+3. collapse duplicate (user, item) rows of a file to their first occurrence, counted;
+4. optional k-core filtering over all rows;
+5. split (given files, per-user ratio, leave-one-out by time, or global temporal cut) and, when
+   there is no validation split, hold out ``valid_ratio`` of each user's training rows;
+6. remove from validation/test the pairs that are also training pairs (counted), so that test
+   interactions never enter the training graph and no target is masked away;
+7. build the id maps from the **training** rows only; validation/test users or items that never
+   occur in training are dropped from evaluation and counted (or raise, with ``cold="error"``).
+
+Every count lands in :attr:`InteractionData.report`, which ``ssrec data describe`` prints and
+every run writes into its ``results.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ssrec.config import DataConfig
+from ssrec.data import split as splits
+from ssrec.data.catalog import DATASETS, DatasetSpec, locate
+from ssrec.data.idmap import IdMap
+from ssrec.data.io import FileFormat, RawInteractions, read_interactions
+from ssrec.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """The interactions of one split, as indices.
+
+    Attributes:
+        user: ``int64 [N]`` user indices.
+        item: ``int64 [N]`` item indices.
+        timestamp: ``float64 [N]`` or ``None``.
+        order: ``int64 [N]``, the position of each row in the files as read (train file first,
+            then valid, then test); with ``timestamp`` it orders a user's history in time.
+    """
+
+    user: np.ndarray
+    item: np.ndarray
+    timestamp: np.ndarray | None
+    order: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.user.size)
+
+    def to_csr(self, n_users: int, n_items: int) -> sp.csr_matrix:
+        """Binary ``[n_users, n_items]`` float32 CSR matrix with sorted indices."""
+        m = sp.csr_matrix((np.ones(self.user.size, dtype=np.float32), (self.user, self.item)),
+                          shape=(n_users, n_items))
+        m.sum_duplicates()
+        m.sort_indices()
+        m.data[:] = 1.0
+        return m
+
+
+@dataclass(eq=False)
+class InteractionData:
+    """A dataset ready for training and evaluation.
+
+    Attributes:
+        name: dataset name (or path).
+        users: raw user id ↔ index map (built from training interactions).
+        items: raw item id ↔ index map (built from training interactions).
+        train, valid, test: the splits; ``valid`` may be empty.
+        report: counts of everything the pipeline dropped or changed, and the protocol used.
+    """
+
+    name: str
+    users: IdMap
+    items: IdMap
+    train: Interactions
+    valid: Interactions
+    test: Interactions
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def split(self, name: str) -> Interactions:
+        """One split by name (``"train"``, ``"valid"`` or ``"test"``)."""
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; use one of {SPLITS}")
+        return getattr(self, name)
+
+    def csr(self, name: str) -> sp.csr_matrix:
+        """The split as a binary ``[U, I]`` CSR matrix (cached)."""
+        return {"train": self.train_csr, "valid": self.valid_csr, "test": self.test_csr}[name]
+
+    @cached_property
+    def train_csr(self) -> sp.csr_matrix:
+        return self.train.to_csr(self.n_users, self.n_items)
+
+    @cached_property
+    def valid_csr(self) -> sp.csr_matrix:
+        return self.valid.to_csr(self.n_users, self.n_items)
+
+    @cached_property
+    def test_csr(self) -> sp.csr_matrix:
+        return self.test.to_csr(self.n_users, self.n_items)
+
+    @cached_property
+    def item_popularity(self) -> np.ndarray:
+        """Training interactions per item, ``int64 [I]``."""
+        return np.bincount(self.train.item, minlength=self.n_items).astype(np.int64)
+
+    @cached_property
+    def norm_adj(self):
+        """Symmetrically normalised bipartite adjacency ``D^-1/2 A D^-1/2`` of the training
+        graph, a ``[U+I, U+I]`` torch sparse CSR tensor on the CPU (built once, cached)."""
+        from ssrec.data.graph import normalized_adjacency
+
+        return normalized_adjacency(self.train.user, self.train.item, self.n_users, self.n_items)
+
+    def describe(self) -> dict[str, Any]:
+        """Statistics per split plus the pipeline report (JSON-serialisable).
+
+        ``train`` is the training data as the dataset defines it (for a validation set carved
+        out of it, the union of ``fit`` and ``valid``); ``fit`` is what models are fitted on;
+        ``valid`` and ``test`` are the evaluation splits after dropping cold users/items.
+        """
+        def stats(u: np.ndarray, i: np.ndarray) -> dict[str, Any]:
+            return {
+                "interactions": int(u.size),
+                "users": int(np.unique(u).size),
+                "items": int(np.unique(i).size),
+                "density": u.size / (self.n_users * self.n_items) if self.n_users else 0.0,
+            }
+
+        carved = self.report.get("split", {}).get("validation", {}).get("method") == \
+            "holdout_from_train"
+        tu = np.concatenate([self.train.user, self.valid.user]) if carved else self.train.user
+        ti = np.concatenate([self.train.item, self.valid.item]) if carved else self.train.item
+        return {
+            "dataset": self.name,
+            "users": self.n_users,
+            "items": self.n_items,
+            "train": stats(tu, ti),
+            "test": stats(self.test.user, self.test.item),
+            "valid": {**stats(self.valid.user, self.valid.item), "carved_from_train": carved},
+            "fit": stats(self.train.user, self.train.item),
+            "report": self.report,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, tuple[Path, FileFormat]]]:
+    """``(name, spec or None, {role: (path, format)})`` for a registered name or a path."""
+    fmt_override = FileFormat(kind=cfg.format, sep=cfg.sep)
+    if cfg.dataset in DATASETS:
+        spec = DATASETS.get(cfg.dataset)
+        # the "social" role holds user-user links, not interactions
+        roles = tuple(r for r in spec.roles if r != "social")
+        paths = locate(spec, cfg.data_dir, roles=roles, verify=cfg.verify_checksums)
+        fmts = {f.role: f.format for f in spec.files}
+        return spec.name, spec, {r: (p, fmts[r]) for r, p in paths.items()}
+    p = Path(cfg.dataset).expanduser()
+    if p.is_file():
+        return str(p), None, {"all": (p, fmt_override)}
+    if p.is_dir():
+        found: dict[str, tuple[Path, FileFormat]] = {}
+        prefixes = {"train": ("train",), "valid": ("valid", "val."), "test": ("test",)}
+        for f in sorted(p.iterdir()):
+            if not f.is_file() or f.name.lower().endswith(".md"):
+                continue
+            for role, pre in prefixes.items():
+                if role not in found and f.name.lower().startswith(pre):
+                    found[role] = (f, fmt_override)
+        if "train" not in found:
+            files = [f for f in sorted(p.iterdir()) if f.is_file() and not f.name.endswith(".md")]
+            if len(files) == 1:
+                return str(p), None, {"all": (files[0], fmt_override)}
+            raise DataError("folder has no train* file (and not exactly one data file); name the "
+                            "files train.txt / test.txt [/ valid.txt] or pass one file", str(p))
+        return str(p), None, found
+    known = ", ".join(DATASETS.names())
+    raise ConfigError(f"data.dataset: {cfg.dataset!r} is neither a registered dataset ({known}) "
+                      "nor an existing file or folder")
+
+
+@dataclass
+class _Table:
+    """Rows of one file with globally interned integer ids (internal)."""
+
+    u: np.ndarray
+    i: np.ndarray
+    r: np.ndarray | None
+    t: np.ndarray | None
+    order: np.ndarray
+
+    def take(self, idx: np.ndarray) -> _Table:
+        return _Table(self.u[idx], self.i[idx], None if self.r is None else self.r[idx],
+                      None if self.t is None else self.t[idx], self.order[idx])
+
+    @staticmethod
+    def cat(parts: list[_Table]) -> _Table:
+        def c(a: str):
+            arrs = [getattr(p, a) for p in parts]
+            return None if any(x is None for x in arrs) else np.concatenate(arrs)
+
+        return _Table(np.concatenate([p.u for p in parts]), np.concatenate([p.i for p in parts]),
+                      c("r"), c("t"), np.concatenate([p.order for p in parts]))
+
+
+def _dedup(tab: _Table, n_items: int) -> tuple[_Table, int]:
+    key = tab.u * n_items + tab.i
+    _, first = np.unique(key, return_index=True)
+    if first.size == key.size:
+        return tab, 0
+    first.sort()
+    return tab.take(first), int(key.size - first.size)
+
+
+def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any) -> InteractionData:
+    """Load, clean, split and index a dataset.
+
+    Args:
+        cfg: the data section of a run config; ``kwargs`` are shortcuts for its fields when
+            ``cfg`` is None (``load_dataset(dataset="gowalla", data_dir="...")``).
+        seed: seeds the random splits (ratio split, validation hold-out).
+
+    Returns:
+        The :class:`InteractionData`.
+
+    Raises:
+        DataError: missing, corrupted or malformed files, or empty results.
+        ConfigError: options that do not fit the data (a rating threshold on a file without
+            ratings, a time split without timestamps, ...).
+    """
+    if cfg is None:
+        cfg = DataConfig(**kwargs)
+    elif kwargs:
+        cfg = cfg.model_copy(update=kwargs)
+    name, spec, files = _resolve_files(cfg)
+    report: dict[str, Any] = {"files": {r: str(p) for r, (p, _) in files.items()}}
+
+    raws: dict[str, RawInteractions] = {}
+    for role, (path, fmt) in files.items():
+        raws[role] = read_interactions(path, fmt)
+    report["rows_read"] = {r: len(x) for r, x in raws.items()}
+
+    # -- 2. rating threshold --------------------------------------------------------------
+    report["rating_threshold"] = cfg.rating_threshold
+    if cfg.rating_threshold is not None:
+        below = {}
+        for role, raw in raws.items():
+            if raw.rating is None:
+                raise ConfigError(f"data.rating_threshold is set but {raw.path} has no rating "
+                                  "column")
+            keep = raw.rating >= cfg.rating_threshold
+            below[role] = int((~keep).sum())
+            raws[role] = raw.take(np.flatnonzero(keep))
+        report["below_threshold"] = below
+
+    # -- intern raw ids globally (all files) -------------------------------------------------
+    roles = list(raws)
+    all_u = np.concatenate([raws[r].user for r in roles])
+    all_i = np.concatenate([raws[r].item for r in roles])
+    u_vocab, u_codes = np.unique(all_u, return_inverse=True)
+    i_vocab, i_codes = np.unique(all_i, return_inverse=True)
+    u_codes = u_codes.reshape(-1).astype(np.int64)
+    i_codes = i_codes.reshape(-1).astype(np.int64)
+    n_i_codes = max(int(i_vocab.size), 1)
+    tables: dict[str, _Table] = {}
+    offset = 0
+    for r in roles:
+        raw = raws[r]
+        n = len(raw)
+        sl = slice(offset, offset + n)
+        tables[r] = _Table(u_codes[sl], i_codes[sl], raw.rating, raw.timestamp,
+                           np.arange(offset, offset + n, dtype=np.int64))
+        offset += n
+
+    # -- 3. duplicates -------------------------------------------------------------------------
+    dups = {}
+    for r in roles:
+        tables[r], dups[r] = _dedup(tables[r], n_i_codes)
+    report["duplicates_collapsed"] = dups
+
+    # -- split strategy --------------------------------------------------------------------------
+    method = cfg.split
+    if method == "default":
+        if "test" in tables:
+            method = "given"
+        elif spec is not None:
+            method = spec.default_split
+        else:
+            method = "ratio"
+    if method == "given" and "test" not in tables:
+        raise ConfigError(f"data.split=given needs a test file, but {name} has only "
+                          f"{', '.join(roles)}; use split=ratio, loo or temporal")
+    if method != "given":
+        parts = [tables[r] for r in ("all", "train", "valid", "test") if r in tables]
+        merged = _Table.cat(parts)
+        merged, cross = _dedup(merged, n_i_codes)
+        if cross:
+            dups["across_files"] = cross
+        tables = {"all": merged}
+
+    # -- 4. k-core -----------------------------------------------------------------------------
+    if cfg.k_core > 1:
+        allt = _Table.cat(list(tables.values()))
+        keep = splits.k_core(allt.u, allt.i, cfg.k_core)
+        kept_orders = allt.order[keep]
+        for r in list(tables):
+            tables[r] = tables[r].take(np.flatnonzero(np.isin(tables[r].order, kept_orders)))
+        report["k_core"] = {"k": cfg.k_core, "interactions_removed": int((~keep).sum())}
+
+    # -- 5. split ------------------------------------------------------------------------------
+    rng = np.random.default_rng([seed, 17])
+    if method == "given":
+        train = tables["train"]
+        valid = tables.get("valid")
+        test = tables["test"]
+        split_desc: dict[str, Any] = {"method": "given"}
+    else:
+        allt = tables["all"]
+        if method == "ratio":
+            labels = splits.ratio_split(allt.u, cfg.ratios, rng)
+            split_desc = {"method": "ratio", "ratios": list(cfg.ratios), "per_user": True}
+        elif method == "loo":
+            labels = splits.leave_one_out(allt.u, allt.t)
+            split_desc = {"method": "loo", "time_order": "timestamp, ties by file order"
+                          if allt.t is not None else "file order (no timestamps)"}
+        elif method == "temporal":
+            if allt.t is None:
+                raise ConfigError(f"data.split=temporal needs timestamps, but {name} has none")
+            labels = splits.temporal_split(allt.t, cfg.ratios)
+            split_desc = {"method": "temporal", "ratios": list(cfg.ratios)}
+        else:  # pragma: no cover - Literal guards this
+            raise ConfigError(f"unknown split {method!r}")
+        train = allt.take(np.flatnonzero(labels == splits.TRAIN))
+        test = allt.take(np.flatnonzero(labels == splits.TEST))
+        has_valid = method == "loo" or cfg.ratios[1] > 0
+        valid = allt.take(np.flatnonzero(labels == splits.VALID)) if has_valid else None
+    # -- 6. evaluation pairs that are also training pairs (before the hold-out) -----------
+    train_keys = np.unique(train.u * n_i_codes + train.i)
+    overlap = {}
+    dup = np.isin(test.u * n_i_codes + test.i, train_keys)
+    overlap["test"] = int(dup.sum())
+    test = test.take(np.flatnonzero(~dup))
+    if valid is not None:
+        dup = np.isin(valid.u * n_i_codes + valid.i, train_keys)
+        overlap["valid"] = int(dup.sum())
+        dup |= np.isin(valid.u * n_i_codes + valid.i, test.u * n_i_codes + test.i)
+        overlap["valid_also_in_test"] = int(dup.sum()) - overlap["valid"]
+        valid = valid.take(np.flatnonzero(~dup))
+    report["removed_pairs_also_in_train"] = overlap
+
+    # -- validation hold-out -------------------------------------------------------------
+    if valid is None:
+        if cfg.valid_ratio > 0:
+            mask = splits.holdout(train.u, train.i, cfg.valid_ratio,
+                                  np.random.default_rng([seed, 23]))
+            valid = train.take(np.flatnonzero(mask))
+            train = train.take(np.flatnonzero(~mask))
+            split_desc["validation"] = {"method": "holdout_from_train", "ratio": cfg.valid_ratio,
+                                        "per_user": True, "seed": seed,
+                                        "carved_from_train": int(mask.sum())}
+        else:
+            valid = train.take(np.array([], dtype=np.int64))
+            split_desc["validation"] = {"method": "none"}
+    else:
+        split_desc["validation"] = {"method": method}
+    report["split"] = split_desc
+
+    if len(train.u) == 0:
+        raise DataError("no training interactions left after filtering", name)
+
+    # -- 7. id maps from training, cold users/items ---------------------------------------------
+    users, tu = IdMap.from_values(u_vocab[train.u])
+    items, ti = IdMap.from_values(i_vocab[train.i])
+    u_lookup = np.full(u_vocab.size, -1, dtype=np.int64)
+    u_lookup[train.u] = tu
+    i_lookup = np.full(i_vocab.size, -1, dtype=np.int64)
+    i_lookup[train.i] = ti
+
+    def index(tab: _Table, sname: str) -> Interactions:
+        uu = u_lookup[tab.u]
+        ii = i_lookup[tab.i]
+        cold_u = uu < 0
+        cold_i = ii < 0
+        bad = cold_u | cold_i
+        report.setdefault("cold", {})[sname] = {
+            "users": int(np.unique(tab.u[cold_u]).size),
+            "items": int(np.unique(tab.i[cold_i]).size),
+            "interactions": int(bad.sum()),
+        }
+        if bad.any() and cfg.cold == "error":
+            raise DataError(
+                f"{int(bad.sum())} {sname} interactions involve users or items never seen in "
+                f"training ({report['cold'][sname]['users']} users, "
+                f"{report['cold'][sname]['items']} items); set data.cold=drop to drop them", name)
+        keep = np.flatnonzero(~bad)
+        return Interactions(uu[keep], ii[keep], None if tab.t is None else tab.t[keep],
+                            tab.order[keep])
+
+    train_i = Interactions(tu, ti, train.t, train.order)
+    valid_i = index(valid, "valid")
+    test_i = index(test, "test")
+    if len(test_i) == 0:
+        raise DataError("the test split is empty after dropping cold users/items", name)
+    cold = report["cold"]
+    for s in ("valid", "test"):
+        if cold[s]["interactions"]:
+            log.warning("%s: dropped %d %s interactions of %d users / %d items never seen in "
+                        "training", name, cold[s]["interactions"], s, cold[s]["users"],
+                        cold[s]["items"])
+
+    return InteractionData(name=name, users=users, items=items, train=train_i, valid=valid_i,
+                           test=test_i, report=report)

@@ -1,0 +1,401 @@
+"""Readers for interaction files.
+
+Four layouts are understood, each turned into a :class:`RawInteractions` (raw string ids plus
+optional ratings and timestamps, with the 1-based source line of every row):
+
+``pairs``
+    One interaction per line: ``user item [rating] [timestamp]``, separated by a tab, a comma or
+    runs of spaces (auto-detected from the first data line, or given). Every line must have the
+    same number of fields as the first one. Example: lastfm's ``data1.txt``, yelp's ``*.rating``.
+``adjacency``
+    One user per line followed by all of its items: ``user item1 item2 ...`` (gowalla), or
+    ``user:item1 item2 ...`` (SELFRec's sequential files). Items keep their order on the line.
+``atomic``
+    RecBole atomic files (``.inter``): a tab-separated header of ``name:type`` fields, where
+    ``user_id``, ``item_id``, ``rating`` and ``timestamp`` are recognised.
+``csv``
+    Comma-separated with a header line (MovieLens ``ratings.csv``); quoted fields are handled
+    by :mod:`csv`. Columns are recognised by name (``userId``, ``movieId``, ``rating``,
+    ``timestamp`` and common aliases).
+
+CRLF line endings, a UTF-8 byte-order mark, trailing whitespace and blank lines are accepted.
+Ids are kept as strings: ``"007"`` and ``"7"`` are different ids. A malformed line raises one
+:class:`~ssrec.errors.DataError` naming the file, the line and what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ssrec.errors import DataError
+
+Kind = Literal["auto", "pairs", "adjacency", "atomic", "csv"]
+ROLES = ("user", "item", "rating", "timestamp")
+
+_CSV_ALIASES = {
+    "user": ("user", "userid", "user_id", "uid", "users"),
+    "item": ("item", "itemid", "item_id", "iid", "movieid", "movie_id", "artistid", "artist_id",
+             "businessid", "business_id", "items"),
+    "rating": ("rating", "ratings", "score", "weight", "value"),
+    "timestamp": ("timestamp", "time", "ts", "datetime", "unixtime"),
+}
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How to read one interaction file.
+
+    Args:
+        kind: ``"pairs"``, ``"adjacency"``, ``"atomic"``, ``"csv"`` or ``"auto"`` (default):
+            ``.inter`` → atomic, ``.csv`` → csv, otherwise adjacency if the first data lines have
+            a varying number of fields or a ``user:item`` first token, else pairs.
+        sep: field separator; ``None`` (default) detects tab, comma or whitespace from the first
+            data line. ``" "`` means runs of whitespace.
+        columns: for ``pairs``, the role of each field in order, from ``user``, ``item``,
+            ``rating``, ``timestamp`` and ``-`` (ignored). Default ``("user", "item", "rating",
+            "timestamp")``; fields beyond the listed ones are ignored.
+        header: for ``pairs``, skip the first non-blank line.
+    """
+
+    kind: Kind = "auto"
+    sep: str | None = None
+    columns: tuple[str, ...] = ROLES
+    header: bool = False
+
+    def __post_init__(self) -> None:
+        bad = [c for c in self.columns if c not in ROLES and c != "-"]
+        if bad:
+            raise ValueError(f"FileFormat.columns: unknown role(s) {bad}; use {ROLES + ('-',)}")
+        if "user" not in self.columns or "item" not in self.columns:
+            raise ValueError("FileFormat.columns must contain 'user' and 'item'")
+
+
+@dataclass
+class RawInteractions:
+    """Interactions as read from one file, before id mapping.
+
+    Attributes:
+        path: the file they were read from.
+        user: raw user ids, ``str`` array ``[N]``.
+        item: raw item ids, ``str`` array ``[N]``.
+        rating: ``float64 [N]`` or ``None`` when the file has no rating column.
+        timestamp: ``float64 [N]`` or ``None`` when the file has no timestamp column.
+        line: ``int64 [N]``, the 1-based line each row came from (rows of one adjacency line
+            share it).
+    """
+
+    path: str
+    user: np.ndarray
+    item: np.ndarray
+    rating: np.ndarray | None
+    timestamp: np.ndarray | None
+    line: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.user.shape[0])
+
+    def take(self, index: np.ndarray) -> RawInteractions:
+        """Rows selected by an integer or boolean index, in that order."""
+        return replace(
+            self,
+            user=self.user[index],
+            item=self.item[index],
+            rating=None if self.rating is None else self.rating[index],
+            timestamp=None if self.timestamp is None else self.timestamp[index],
+            line=self.line[index],
+        )
+
+    @staticmethod
+    def concat(parts: list[RawInteractions], path: str) -> RawInteractions:
+        """Concatenate several files' rows (ratings/timestamps kept only if all have them)."""
+        def cat(attr: str) -> np.ndarray | None:
+            arrays = [getattr(p, attr) for p in parts]
+            if any(a is None for a in arrays):
+                return None
+            return np.concatenate(arrays)
+
+        return RawInteractions(
+            path=path,
+            user=np.concatenate([p.user for p in parts]),
+            item=np.concatenate([p.item for p in parts]),
+            rating=cat("rating"),
+            timestamp=cat("timestamp"),
+            line=np.concatenate([p.line for p in parts]),
+        )
+
+
+def _read_lines(path: Path) -> list[tuple[int, str]]:
+    """Non-blank lines of ``path`` with their 1-based numbers, right-stripped."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError("file not found", str(path)) from None
+    except OSError as exc:
+        raise DataError(f"cannot read file: {exc.strerror}", str(path)) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"not UTF-8 text (byte {exc.start})", str(path), line) from None
+    out = []
+    for no, raw in enumerate(text.splitlines(), start=1):
+        s = raw.strip()
+        if s:
+            out.append((no, s))
+    return out
+
+
+def _split_fn(sep: str | None, sample: str):
+    if sep is None:
+        if "\t" in sample:
+            sep = "\t"
+        elif "," in sample:
+            sep = ","
+        else:
+            sep = " "
+    if sep == " " or sep.isspace() and sep != "\t":
+        return sep, str.split
+    if sep == "\t":
+        return sep, lambda s: [f.strip() for f in s.split("\t")]
+    return sep, lambda s: [f.strip() for f in s.split(sep)]
+
+
+def _to_float(values: list[str], lines: list[int], role: str, path: str) -> np.ndarray:
+    """Parse numbers; on failure name the first bad line."""
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except ValueError:
+        arr = None
+    if arr is not None and np.isfinite(arr).all():
+        return arr
+    for v, no in zip(values, lines):
+        try:
+            x = float(v)
+        except ValueError:
+            raise DataError(f"{role} {v!r} is not a number", path, no) from None
+        if not np.isfinite(x):
+            raise DataError(f"{role} {v!r} is not a finite number", path, no)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _detect_kind(path: Path, lines: list[tuple[int, str]], sep: str | None) -> Kind:
+    suffix = path.suffix.lower()
+    if suffix == ".inter":
+        return "atomic"
+    if suffix == ".csv":
+        return "csv"
+    if not lines:
+        return "pairs"
+    first = lines[0][1].split()
+    if first and ":" in first[0] and not first[0].endswith(":type"):
+        return "adjacency"
+    _, split = _split_fn(sep, lines[0][1])
+    counts = {len(split(s)) for _, s in lines[:200]}
+    if len(counts) > 1 or max(counts) > 4:
+        return "adjacency"
+    return "pairs"
+
+
+def read_interactions(path: str | Path, fmt: FileFormat | None = None) -> RawInteractions:
+    """Read one interaction file in any supported layout.
+
+    Args:
+        path: the file.
+        fmt: how to read it; ``None`` means ``FileFormat()`` (everything auto-detected).
+
+    Returns:
+        The rows as :class:`RawInteractions`.
+
+    Raises:
+        DataError: if the file is missing, unreadable or has a malformed line; the message names
+            the file and line.
+    """
+    path = Path(path)
+    fmt = fmt or FileFormat()
+    lines = _read_lines(path)
+    kind = fmt.kind if fmt.kind != "auto" else _detect_kind(path, lines, fmt.sep)
+    reader = {"pairs": _read_pairs, "adjacency": _read_adjacency, "atomic": _read_atomic,
+              "csv": _read_csv}[kind]
+    raw = reader(path, lines, fmt)
+    if len(raw) == 0:
+        raise DataError("no interactions found (the file is empty or has only a header)", str(path))
+    return raw
+
+
+def _read_pairs(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawInteractions:
+    p = str(path)
+    if fmt.header and lines:
+        lines = lines[1:]
+    if not lines:
+        return _empty(p)
+    _, split = _split_fn(fmt.sep, lines[0][1])
+    nf = len(split(lines[0][1]))
+    roles = list(fmt.columns[:nf])
+    if nf < 2:
+        raise DataError(f"expected at least 2 fields (user, item), found {nf}", p, lines[0][0])
+    pos = {r: roles.index(r) for r in ROLES if r in roles}
+    if pos["user"] >= nf or pos["item"] >= nf:
+        raise DataError(f"expected fields {fmt.columns}, found {nf}", p, lines[0][0])
+    cols: dict[str, list[str]] = {r: [] for r in pos}
+    nos: list[int] = []
+    desc = ", ".join(roles)
+    items = list(pos.items())
+    for no, s in lines:
+        f = split(s)
+        if len(f) != nf:
+            raise DataError(
+                f"expected {nf} fields ({desc}) like line {lines[0][0]}, found {len(f)}", p, no
+            )
+        for r, k in items:
+            v = f[k]
+            if not v:
+                raise DataError(f"empty {r} field", p, no)
+            cols[r].append(v)
+        nos.append(no)
+    return RawInteractions(
+        path=p,
+        user=np.array(cols["user"], dtype=str),
+        item=np.array(cols["item"], dtype=str),
+        rating=_to_float(cols["rating"], nos, "rating", p) if "rating" in cols else None,
+        timestamp=_to_float(cols["timestamp"], nos, "timestamp", p) if "timestamp" in cols else None,
+        line=np.array(nos, dtype=np.int64),
+    )
+
+
+def _read_adjacency(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawInteractions:
+    p = str(path)
+    users: list[str] = []
+    items: list[str] = []
+    nos: list[int] = []
+    _, split = _split_fn(fmt.sep if fmt.sep not in (None, ":") else " ", lines[0][1] if lines else "")
+    for no, s in lines:
+        head, sepc, rest = s.partition(":")
+        if sepc and " " not in head and "\t" not in head:
+            user = head.strip()
+            toks = split(rest)
+        else:
+            toks = split(s)
+            user = toks[0]
+            toks = toks[1:]
+        if not user:
+            raise DataError("missing user id", p, no)
+        if any(not t for t in toks):
+            raise DataError("empty item field", p, no)
+        users.extend([user] * len(toks))
+        items.extend(toks)
+        nos.extend([no] * len(toks))
+    return RawInteractions(
+        path=p,
+        user=np.array(users, dtype=str),
+        item=np.array(items, dtype=str),
+        rating=None,
+        timestamp=None,
+        line=np.array(nos, dtype=np.int64),
+    )
+
+
+def _read_atomic(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawInteractions:
+    p = str(path)
+    if not lines:
+        return _empty(p)
+    hno, header = lines[0]
+    fields = [h.strip() for h in header.split("\t")]
+    names = []
+    for h in fields:
+        name, colon, typ = h.partition(":")
+        if not colon or typ not in ("token", "float", "token_seq", "float_seq"):
+            raise DataError(
+                f"atomic header field {h!r} is not 'name:type' with type token/float/token_seq/"
+                "float_seq", p, hno)
+        names.append(name)
+    want = {"user": "user_id", "item": "item_id", "rating": "rating", "timestamp": "timestamp"}
+    pos = {r: names.index(n) for r, n in want.items() if n in names}
+    for r in ("user", "item"):
+        if r not in pos:
+            raise DataError(f"atomic header has no {want[r]!r} field (found {names})", p, hno)
+    nf = len(names)
+    cols: dict[str, list[str]] = {r: [] for r in pos}
+    nos: list[int] = []
+    items = list(pos.items())
+    for no, s in lines[1:]:
+        f = [x.strip() for x in s.split("\t")]
+        if len(f) != nf:
+            raise DataError(f"expected {nf} tab-separated fields ({', '.join(names)}), "
+                            f"found {len(f)}", p, no)
+        for r, k in items:
+            if not f[k]:
+                raise DataError(f"empty {names[k]} field", p, no)
+            cols[r].append(f[k])
+        nos.append(no)
+    return RawInteractions(
+        path=p,
+        user=np.array(cols["user"], dtype=str),
+        item=np.array(cols["item"], dtype=str),
+        rating=_to_float(cols["rating"], nos, "rating", p) if "rating" in cols else None,
+        timestamp=_to_float(cols["timestamp"], nos, "timestamp", p) if "timestamp" in cols else None,
+        line=np.array(nos, dtype=np.int64),
+    )
+
+
+def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawInteractions:
+    p = str(path)
+    if not lines:
+        return _empty(p)
+    sep = fmt.sep or ","
+    reader = csv.reader(io.StringIO("\n".join(s for _, s in lines)), delimiter=sep)
+    rows = list(reader)
+    hno = lines[0][0]
+    header = [h.strip().lower() for h in rows[0]]
+    pos: dict[str, int] = {}
+    for role, aliases in _CSV_ALIASES.items():
+        for a in aliases:
+            if a in header:
+                pos[role] = header.index(a)
+                break
+    for r in ("user", "item"):
+        if r not in pos:
+            raise DataError(f"CSV header has no {r} column (found {rows[0]}; expected one of "
+                            f"{_CSV_ALIASES[r]})", p, hno)
+    nf = len(header)
+    cols: dict[str, list[str]] = {r: [] for r in pos}
+    nos: list[int] = []
+    items = list(pos.items())
+    for (no, _), f in zip(lines[1:], rows[1:]):
+        if len(f) != nf:
+            raise DataError(f"expected {nf} comma-separated fields like the header, found "
+                            f"{len(f)}", p, no)
+        for r, k in items:
+            v = f[k].strip()
+            if not v:
+                raise DataError(f"empty {rows[0][k]} field", p, no)
+            cols[r].append(v)
+        nos.append(no)
+    return RawInteractions(
+        path=p,
+        user=np.array(cols["user"], dtype=str),
+        item=np.array(cols["item"], dtype=str),
+        rating=_to_float(cols["rating"], nos, "rating", p) if "rating" in cols else None,
+        timestamp=_to_float(cols["timestamp"], nos, "timestamp", p) if "timestamp" in cols else None,
+        line=np.array(nos, dtype=np.int64),
+    )
+
+
+def _empty(p: str) -> RawInteractions:
+    e = np.array([], dtype=str)
+    return RawInteractions(p, e, e.copy(), None, None, np.array([], dtype=np.int64))
+
+
+def read_edges(path: str | Path, sep: str | None = None) -> RawInteractions:
+    """Read a user–user relation file (``user friend [weight]`` per line).
+
+    The two ids land in ``user`` and ``item`` of the result (``item`` holds the friend); a third
+    column, if present, is returned as ``rating`` (the link weight).
+    """
+    return read_interactions(path, FileFormat(kind="pairs", sep=sep,
+                                              columns=("user", "item", "rating")))

@@ -1,0 +1,163 @@
+"""The model contract shared by every recommender, and the model registry.
+
+A model is an :class:`torch.nn.Module` that declares
+
+* ``Config``: a typed config class (pydantic, unknown keys rejected) whose defaults come from
+  the paper;
+* ``build(data, cfg)``: construction from the dataset (sizes, graphs) and its config only;
+* ``loss(batch) -> LossOutput``: the training objective on one mini-batch, as a total plus
+  named parts (the trainer logs the parts);
+* ``score(users) -> [B, I]``: raw scores of every item for a block of users (no masking: the
+  evaluator masks);
+* optional hooks ``on_fit_start``, ``on_epoch_start``, ``on_epoch_end``, ``on_eval_start`` and
+  ``on_eval_end``, which the trainer and evaluator call.
+
+The optimiser loop, sampling, masking, metrics, checkpoints and logging live in the shared
+trainer and evaluator; a model file never contains them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from ssrec.config import Section
+from ssrec.registry import Registry
+
+if TYPE_CHECKING:
+    from ssrec.data.dataset import InteractionData
+
+
+class ModelConfig(Section):
+    """Base of every model's ``Config`` (unknown keys are errors)."""
+
+
+@dataclass
+class LossOutput:
+    """A training loss.
+
+    Attributes:
+        total: scalar tensor to back-propagate.
+        parts: named scalar components (e.g. ``{"bpr": ..., "reg": ..., "cl": ...}``), already
+            weighted, so that they add up to ``total``.
+    """
+
+    total: torch.Tensor
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class TrainContext:
+    """What hooks receive from the trainer.
+
+    Attributes:
+        epoch: 1-based epoch about to run / just run.
+        data: the dataset.
+        device: the training device.
+        generator: the run's torch generator on ``device`` (for augmentations).
+    """
+
+    epoch: int
+    data: InteractionData
+    device: torch.device
+    generator: torch.Generator | None = None
+
+
+MODELS: Registry[type[Recommender]] = Registry("model")
+
+
+def register_model(name: str):
+    """Class decorator: register a :class:`Recommender` subclass under ``name``."""
+
+    def deco(cls: type[Recommender]) -> type[Recommender]:
+        cls.name = name
+        MODELS.add(name, cls)
+        return cls
+
+    return deco
+
+
+class Recommender(nn.Module):
+    """Base class of all models (see module docs for the contract).
+
+    Class attributes:
+        name: registry name (set by :func:`register_model`).
+        Config: the model's config class.
+        paper: citation of the paper the model implements.
+        family: ``"general"``, ``"graph"``, ``"social"`` or ``"sequential"``.
+        trainable: False for models fitted in closed form at build time (MostPop, ItemKNN);
+            the trainer then skips the optimisation loop.
+        batch_kind: the registered sampler that produces this model's batches.
+    """
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    paper: ClassVar[str] = ""
+    family: ClassVar[str] = "general"
+    trainable: ClassVar[bool] = True
+    batch_kind: ClassVar[str] = "pairwise"
+
+    def __init__(self, cfg: ModelConfig, data: InteractionData):
+        super().__init__()
+        self.cfg = cfg
+        self.n_users = data.n_users
+        self.n_items = data.n_items
+        self.generator: torch.Generator | None = None
+
+    @classmethod
+    def build(cls, data: InteractionData, cfg: ModelConfig | dict[str, Any] | None = None
+              ) -> Recommender:
+        """Construct the model for ``data``.
+
+        Args:
+            data: the dataset (sizes, training graph).
+            cfg: a ``cls.Config``, a dict of its fields, or None for the paper defaults.
+        """
+        if cfg is None:
+            cfg = cls.Config()
+        elif isinstance(cfg, dict):
+            cfg = cls.Config(**cfg)
+        return cls(cfg, data)
+
+    # -- training --------------------------------------------------------------------------
+    def sampler_options(self) -> dict[str, Any]:
+        """Keyword options for this model's sampler (e.g. ``{"n_negatives": 4}``)."""
+        return {}
+
+    def loss(self, batch: Any) -> LossOutput:
+        """The training loss on one batch."""
+        raise NotImplementedError(f"{type(self).__name__} does not define loss()")
+
+    # -- inference -------------------------------------------------------------------------
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        """Raw preference scores.
+
+        Args:
+            users: ``int64 [B]`` user indices.
+
+        Returns:
+            ``float [B, I]`` scores of every item (higher is better), unmasked.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define score()")
+
+    # -- hooks -----------------------------------------------------------------------------
+    def on_fit_start(self, ctx: TrainContext) -> None:
+        """Called once before the first epoch."""
+
+    def on_epoch_start(self, ctx: TrainContext) -> None:
+        """Called before each epoch (e.g. to redraw augmented graphs)."""
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        """Called after each epoch's last optimiser step."""
+
+    def on_eval_start(self, split: str) -> None:
+        """Called (under ``torch.no_grad``) before scoring a split; cache embeddings here."""
+
+    def on_eval_end(self) -> None:
+        """Called after scoring a split; drop caches here."""
+
+    def extra_repr(self) -> str:
+        return f"n_users={self.n_users}, n_items={self.n_items}"

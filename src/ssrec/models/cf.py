@@ -1,0 +1,125 @@
+"""Family bases for embedding-based collaborative filtering.
+
+:class:`EmbeddingCF` owns the user and item embedding tables, the BPR objective on a
+:class:`~ssrec.sampling.PairBatch` and cached full-ranking scores. :class:`GraphCF` adds the
+normalised training graph and LightGCN propagation. A graph SSL model subclasses
+:class:`GraphCF` and adds only its views and auxiliary loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ssrec.losses import bpr_loss, l2_regularization
+from ssrec.models.base import ModelConfig, Recommender
+from ssrec.models.layers import propagate
+
+if TYPE_CHECKING:
+    from ssrec.data.dataset import InteractionData
+    from ssrec.sampling import PairBatch
+
+
+class EmbeddingConfig(ModelConfig):
+    """Attributes:
+        embedding_dim: ``D``, the embedding size (default 64).
+        l2_reg: weight of the L2 penalty on the batch's layer-0 embeddings (default 1e-4).
+    """
+
+    embedding_dim: int = Field(64, ge=1)
+    l2_reg: float = Field(1e-4, ge=0)
+
+
+class EmbeddingCF(Recommender):
+    """User/item embedding tables ``[U, D]`` and ``[I, D]`` (Xavier-uniform initialised), scored
+    by inner product. Subclasses override :meth:`embeddings` to transform them."""
+
+    Config = EmbeddingConfig
+
+    def __init__(self, cfg: EmbeddingConfig, data: InteractionData):
+        super().__init__(cfg, data)
+        self.user_embedding = nn.Embedding(self.n_users, cfg.embedding_dim)
+        self.item_embedding = nn.Embedding(self.n_items, cfg.embedding_dim)
+        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.user_embedding.weight)
+        nn.init.xavier_uniform_(self.item_embedding.weight)
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final user ``[U, D]`` and item ``[I, D]`` representations used for scoring."""
+        return self.user_embedding.weight, self.item_embedding.weight
+
+    def bpr_parts(self, users_all: torch.Tensor, items_all: torch.Tensor, batch: PairBatch
+                  ) -> dict[str, torch.Tensor]:
+        """BPR loss of the batch on the given representations plus the weighted L2 penalty on
+        the batch's layer-0 embeddings.
+
+        Returns:
+            ``{"bpr": scalar, "reg": scalar}``.
+        """
+        u = users_all[batch.users]  # [B, D]
+        p = items_all[batch.pos]  # [B, D]
+        n = items_all[batch.neg]  # [B, N, D]
+        pos = (u * p).sum(-1)  # [B]
+        neg = (u.unsqueeze(1) * n).sum(-1)  # [B, N]
+        reg = l2_regularization(self.user_embedding(batch.users), self.item_embedding(batch.pos),
+                                self.item_embedding(batch.neg))
+        return {"bpr": bpr_loss(pos, neg), "reg": self.cfg.l2_reg * reg}
+
+    def on_eval_start(self, split: str) -> None:
+        self._cache = tuple(t.detach() for t in self.embeddings())  # type: ignore[assignment]
+
+    def on_eval_end(self) -> None:
+        self._cache = None
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        users_all, items_all = self._cache if self._cache is not None else self.embeddings()
+        return users_all[users] @ items_all.T  # [B, I]
+
+
+class GraphConfig(EmbeddingConfig):
+    """Attributes:
+        n_layers: ``L``, propagation layers (default 3, as in LightGCN).
+    """
+
+    n_layers: int = Field(3, ge=0)
+
+
+class GraphCF(EmbeddingCF):
+    """:class:`EmbeddingCF` with the normalised training adjacency ``Â`` (``[U+I, U+I]``, a
+    non-persistent buffer that follows the module across devices) and LightGCN propagation."""
+
+    Config = GraphConfig
+    family = "graph"
+    include_ego: bool = True  # average layers 0..L (LightGCN); SimGCL-style models use 1..L
+
+    def __init__(self, cfg: GraphConfig, data: InteractionData):
+        super().__init__(cfg, data)
+        self.register_buffer("adj", data.norm_adj, persistent=False)
+
+    def ego(self) -> torch.Tensor:
+        """Layer-0 embeddings of all nodes, users first: ``[U+I, D]``."""
+        return torch.cat([self.user_embedding.weight, self.item_embedding.weight], dim=0)
+
+    def propagate(self, adj: torch.Tensor | None = None,
+                  layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+                  ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """Propagate the ego embeddings over ``adj`` (default: the training graph).
+
+        Returns:
+            ``(users [U, D], items [I, D], layers)`` with ``layers[l]`` of shape ``[U+I, D]``.
+        """
+        mean, layers = propagate(self.adj if adj is None else adj, self.ego(), self.cfg.n_layers,
+                                 include_ego=self.include_ego, layer_hook=layer_hook)
+        users, items = torch.split(mean, [self.n_users, self.n_items])
+        return users, items, layers
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        users, items, _ = self.propagate()
+        return users, items

@@ -1,0 +1,1 @@
+"""Graph collaborative filtering and graph contrastive models."""

@@ -1,0 +1,75 @@
+"""Sparse graph propagation (LightGCN-style message passing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+class _SymmetricSpMM(torch.autograd.Function):
+    """``Â @ X`` for a symmetric sparse ``Â``; the backward pass is ``Â @ G`` (since ``Â^T = Â``),
+    which avoids transposing the sparse matrix on every step."""
+
+    @staticmethod
+    def forward(ctx, adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.adj = adj
+        return torch.sparse.mm(adj, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        return None, torch.sparse.mm(ctx.adj, grad)
+
+
+def spmm(adj: torch.Tensor, x: torch.Tensor, symmetric: bool = True) -> torch.Tensor:
+    """Sparse–dense product ``adj @ x`` with autograd w.r.t. ``x``.
+
+    Args:
+        adj: sparse ``[N, N]`` (CSR or COO).
+        x: dense ``[N, D]``.
+        symmetric: ``adj`` is symmetric (true for the normalised bipartite adjacency), which
+            allows the cheaper backward pass.
+
+    Returns:
+        Dense ``[N, D]``.
+    """
+    if symmetric and x.requires_grad:
+        return _SymmetricSpMM.apply(adj, x)
+    return torch.sparse.mm(adj, x)
+
+
+def propagate(
+    adj: torch.Tensor,
+    ego: torch.Tensor,
+    n_layers: int,
+    include_ego: bool = True,
+    layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+    symmetric: bool = True,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Light graph convolution: ``E^(l+1) = Â E^(l)``, averaged over layers.
+
+    (He et al., "LightGCN", SIGIR'20, Eqs. 3-4 in matrix form, Eq. 8.)
+
+    Args:
+        adj: normalised adjacency, sparse ``[N, N]``.
+        ego: layer-0 embeddings ``[N, D]``.
+        n_layers: ``L >= 0``.
+        include_ego: average over layers ``0..L`` (LightGCN) or ``1..L`` (SimGCL, XSimGCL).
+        layer_hook: ``f(E^(l), l) -> E^(l)`` applied after each layer ``l = 1..L`` (e.g.
+            SimGCL's noise); its output feeds the next layer.
+        symmetric: see :func:`spmm`.
+
+    Returns:
+        ``(mean [N, D], layers)`` where ``layers[l]`` is ``E^(l)`` for ``l = 0..L`` (after the
+        hook).
+    """
+    layers = [ego]
+    x = ego
+    for layer in range(1, n_layers + 1):
+        x = spmm(adj, x, symmetric)
+        if layer_hook is not None:
+            x = layer_hook(x, layer)
+        layers.append(x)
+    used = layers if include_ego or n_layers == 0 else layers[1:]
+    mean = used[0] if len(used) == 1 else torch.stack(used, dim=0).mean(dim=0)
+    return mean, layers

@@ -1,0 +1,68 @@
+"""Trainer events and the built-in sinks (console log lines, JSONL file).
+
+A callback is any object with some of these methods; the trainer calls those that exist:
+
+* ``on_fit_start(trainer)``
+* ``on_epoch_start(trainer, epoch)``
+* ``on_epoch_end(trainer, record)`` — ``record`` is the epoch's log dict (loss parts, seconds,
+  validation metrics when evaluated)
+* ``on_validation_end(trainer, epoch, metrics, improved)``
+* ``on_fit_end(trainer, result)``
+
+New behaviour (TensorBoard, plots, tuning pruners) plugs in here; nobody subclasses the trainer.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+from ssrec.utils.io import append_jsonl
+
+log = logging.getLogger("ssrec.train")
+
+
+class Callback(Protocol):
+    """Structural type of a callback (all methods optional)."""
+
+
+class JsonlLogger:
+    """Appends one JSON line per epoch (and one for the final test result) to ``path``."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("")
+
+    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+        append_jsonl(self.path, record)
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        append_jsonl(self.path, {"event": "test", "best_epoch": result.best_epoch,
+                                 "test": result.test})
+
+
+def _fmt(d: dict[str, float], keys: list[str] | None = None) -> str:
+    keys = keys or list(d)
+    return " ".join(f"{k} {d[k]:.4f}" for k in keys if k in d)
+
+
+class ConsoleLogger:
+    """One ``logging`` line per epoch: loss parts, time, monitored validation metrics."""
+
+    def __init__(self, show: list[str] | None = None):
+        self.show = show
+
+    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+        parts = record.get("loss", {})
+        msg = f"epoch {record['epoch']:>3} | loss {_fmt(parts)} | {record['train_seconds']:.1f}s"
+        if "valid" in record:
+            show = self.show or [trainer.monitor] + [
+                k for k in record["valid"] if k.startswith("recall@")][:1]
+            star = " *" if record.get("improved") else ""
+            msg += f" | valid {_fmt(record['valid'], show)}{star}"
+        log.info(msg)
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        log.info("best epoch %s | test %s", result.best_epoch, _fmt(result.test))

@@ -1,0 +1,222 @@
+"""The recipe: config → seed → data → model → train (validation) → test once → run folder.
+
+Run folder layout (``output_dir``)::
+
+    config.yaml     the resolved configuration (every default filled in)
+    log.jsonl       one JSON line per epoch (loss parts, seconds, validation metrics) + test
+    checkpoint.pt   the best weights by the monitored validation metric (atomic write)
+    last.pt         the latest trainer state: weights, optimiser, sampler and RNG states
+    results.json    {"valid": ..., "test": ..., "best_epoch": N, "protocol": {...}, ...}
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+import ssrec
+from ssrec.config import RunConfig, build_config, dump_config
+from ssrec.data.dataset import InteractionData, load_dataset
+from ssrec.errors import SsrecError
+from ssrec.evaluation import Evaluator
+from ssrec.models.base import Recommender
+from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
+from ssrec.training.trainer import RunResult, Trainer
+from ssrec.utils.device import resolve_device
+from ssrec.utils.io import atomic_write_json, atomic_write_text
+from ssrec.utils.seed import seed_everything
+
+log = logging.getLogger("ssrec")
+
+
+def default_run_dir(cfg: RunConfig) -> Path:
+    """``runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>`` (a numeric suffix avoids collisions)."""
+    name = Path(cfg.data.dataset).name if not cfg.data.dataset.isidentifier() else cfg.data.dataset
+    base = Path("runs") / f"{cfg.model_cls().name}-{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int]) -> dict[str, Any]:
+    """The evaluation protocol of a run, for ``results.json``."""
+    rep = data.report
+    return {
+        "dataset": data.name,
+        "split": rep.get("split"),
+        "selection_split": "valid" if len(data.valid) else "none (no validation data)",
+        "monitor": cfg.train.monitor,
+        "ranking": "full",
+        "ks": cfg.eval.ks,
+        "metrics": cfg.eval.metrics,
+        "masked_items": {"valid": "train", "test": "train + valid"},
+        "seed": cfg.seed,
+        "rating_threshold": rep.get("rating_threshold"),
+        "duplicates_collapsed": rep.get("duplicates_collapsed"),
+        "removed_pairs_also_in_train": rep.get("removed_pairs_also_in_train"),
+        "cold_dropped": rep.get("cold"),
+        "evaluated_users": evaluated,
+        "n_users": data.n_users,
+        "n_items": data.n_items,
+        "train_interactions": len(data.train),
+    }
+
+
+@dataclass
+class LoadedRun:
+    """A finished run reloaded from its folder."""
+
+    cfg: RunConfig
+    data: InteractionData
+    model: Recommender
+    run_dir: Path
+
+
+def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
+    """Build the configured model for ``data`` (seeded, so initial weights are reproducible)."""
+    torch.manual_seed(cfg.seed)
+    return cfg.model_cls().build(data, cfg.model_params())
+
+
+def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True) -> RunResult:
+    """Train and evaluate one configuration; writes the run folder when ``write``.
+
+    Returns:
+        The :class:`~ssrec.training.trainer.RunResult`; ``results.json`` holds the same numbers
+        plus the protocol.
+
+    Raises:
+        SsrecError: data, config or training problems (with a message for the user).
+    """
+    device = resolve_device(cfg.device)
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    seed_everything(cfg.seed)
+    t0 = time.perf_counter()
+    data = load_dataset(cfg.data, seed=cfg.seed)
+    load_seconds = time.perf_counter() - t0
+    model = build_model(cfg, data)
+    run_dir = None
+    cbs: list[Any] = [ConsoleLogger()]
+    if write:
+        run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+        cbs.append(JsonlLogger(run_dir / "log.jsonl"))
+    log.info("%s on %s: %d users, %d items, %d train / %d valid / %d test interactions; "
+             "device %s", model.name, data.name, data.n_users, data.n_items, len(data.train),
+             len(data.valid), len(data.test), device)
+    trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device=device,
+                      run_dir=run_dir, callbacks=cbs + list(callbacks or []))
+    result = trainer.fit()
+    result.seconds["load"] = load_seconds
+    if run_dir is not None:
+        evaluated = {"test": trainer.test_eval.n_users,
+                     "valid": trainer.valid_eval.n_users if trainer.valid_eval else 0}
+        atomic_write_json(run_dir / "results.json", {
+            "model": model.name,
+            "valid": result.valid,
+            "test": result.test,
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "protocol": protocol(cfg, data, evaluated),
+            "seconds": result.seconds,
+            "environment": {"ssrec": ssrec.__version__, "torch": torch.__version__,
+                            "python": platform.python_version(), "device": str(device),
+                            "threads": torch.get_num_threads()},
+        })
+        log.info("results written to %s", run_dir / "results.json")
+    return result
+
+
+def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | None = None
+             ) -> LoadedRun:
+    """Reload a run folder: its config, its data (rebuilt deterministically) and its best
+    weights.
+
+    Args:
+        run_dir: the folder written by :func:`run`.
+        data_dir: override the data directory recorded in the config.
+        device: override the device.
+
+    Raises:
+        SsrecError: missing files, or a checkpoint that does not fit the config.
+    """
+    run_dir = Path(run_dir)
+    cfg_path, ckpt_path = run_dir / "config.yaml", run_dir / "checkpoint.pt"
+    for p in (cfg_path, ckpt_path):
+        if not p.is_file():
+            raise SsrecError(f"{p} not found; is {run_dir} a finished ssrec run folder?")
+    raw = yaml.safe_load(cfg_path.read_text())
+    if data_dir is not None:
+        raw.setdefault("data", {})["data_dir"] = data_dir
+    if device is not None:
+        raw["device"] = device
+    cfg = build_config(raw, {("",): (str(cfg_path), None)})
+    data = load_dataset(cfg.data, seed=cfg.seed)
+    model = build_model(cfg, data)
+    dev = resolve_device(cfg.device)
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise SsrecError(f"{ckpt_path}: checkpoint does not match the model built from "
+                         f"config.yaml ({str(exc).splitlines()[0]})") from None
+    model.to(dev)
+    model.eval()
+    return LoadedRun(cfg, data, model, run_dir)
+
+
+def evaluate_run(loaded: LoadedRun, splits: tuple[str, ...] = ("valid", "test"),
+                 block_size: int | None = None) -> dict[str, dict[str, float]]:
+    """Score a reloaded run on ``splits`` with its configured metrics."""
+    out = {}
+    ev = loaded.cfg.eval
+    for s in splits:
+        if s == "valid" and not len(loaded.data.valid):
+            continue
+        e = Evaluator(loaded.data, s, ev.ks, ev.metrics, block_size or ev.block_size)
+        out[s] = e.evaluate(loaded.model)
+    return out
+
+
+def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, float]]:
+    """Top-``k`` items for one raw user id, excluding the user's training items.
+
+    Returns:
+        ``[(raw_item_id, score), ...]`` best first.
+
+    Raises:
+        SsrecError: unknown user id.
+    """
+    data, model = loaded.data, loaded.model
+    if user not in data.users:
+        raise SsrecError(f"unknown user {user!r}: not in the training data of {data.name}")
+    u = data.users.index(user)
+    dev = next((t.device for t in model.parameters()), torch.device("cpu"))
+    with torch.no_grad():
+        model.on_eval_start("test")
+        try:
+            scores = model.score(torch.tensor([u], device=dev)).float().clone()[0]
+        finally:
+            model.on_eval_end()
+    seen = data.train_csr[u].indices
+    scores[torch.as_tensor(seen, device=scores.device, dtype=torch.long)] = -torch.inf
+    k = min(k, data.n_items - seen.size)
+    top = torch.topk(scores, k)
+    items = data.items.to_raw(top.indices.cpu().numpy())
+    return [(str(i), float(s)) for i, s in zip(items, top.values.cpu().tolist())]
+
+
+__all__ = ["LoadedRun", "SsrecError", "build_model", "evaluate_run", "load_run", "recommend",
+           "run"]

@@ -1,0 +1,254 @@
+"""The one training loop shared by every model."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ssrec.config import EvalConfig, TrainConfig
+from ssrec.data.dataset import InteractionData
+from ssrec.errors import SsrecError
+from ssrec.evaluation import Evaluator
+from ssrec.models.base import Recommender, TrainContext
+from ssrec.sampling import make_sampler
+from ssrec.utils.io import atomic_save_torch, atomic_write_json
+from ssrec.utils.seed import torch_generator
+
+log = logging.getLogger("ssrec.train")
+
+
+class TrainingError(SsrecError):
+    """Training diverged (non-finite loss) or a model broke the contract."""
+
+
+@dataclass
+class TrainerState:
+    """Everything the loop needs to continue where it stopped (saved in ``last.pt``).
+
+    Attributes:
+        epoch: epochs completed.
+        best_epoch: epoch of the best validation score (0 before any evaluation).
+        best_score: best value of the monitored metric (``-inf`` before any evaluation).
+        bad_evals: validations since the last improvement.
+        best_valid: all validation metrics at ``best_epoch``.
+    """
+
+    epoch: int = 0
+    best_epoch: int = 0
+    best_score: float = -math.inf
+    bad_evals: int = 0
+    best_valid: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """The outcome of :meth:`Trainer.fit`.
+
+    Attributes:
+        best_epoch: epoch whose weights were kept (0: untrained / no validation).
+        valid: validation metrics at ``best_epoch``.
+        test: test metrics of the kept weights (scored once).
+        epochs_run: epochs trained.
+        history: one record per epoch (loss parts, seconds, validation metrics).
+        seconds: wall-clock seconds by phase (``train``, ``valid``, ``test``).
+        run_dir: the run folder, if any.
+    """
+
+    best_epoch: int
+    valid: dict[str, float]
+    test: dict[str, float]
+    epochs_run: int
+    history: list[dict[str, Any]]
+    seconds: dict[str, float]
+    run_dir: str | None = None
+
+
+class Trainer:
+    """Optimises a :class:`~ssrec.models.base.Recommender` on ``data``.
+
+    Each epoch: ``model.on_epoch_start``; for every batch of the model's sampler:
+    ``zero_grad(set_to_none=True)``, ``model.loss(batch)``, ``backward``, optional gradient
+    clipping, ``Adam.step``; the detached loss parts are summed on the device (one host sync per
+    epoch; a non-finite epoch loss raises :class:`TrainingError`). Every ``eval_every`` epochs
+    the validation split is scored; the best weights by ``monitor`` are kept (and written to
+    ``checkpoint.pt`` atomically); after ``patience`` validations without improvement, training
+    stops. Then the best weights are restored and the **test split is scored once**.
+
+    Args:
+        model: the model (already on ``device`` or moved there).
+        data: the dataset.
+        train: loop settings.
+        evaluation: evaluation settings.
+        seed: seeds the sampler and the augmentation generator.
+        device: where to train.
+        run_dir: folder for ``log.jsonl``, ``checkpoint.pt``, ``last.pt`` (None: nothing
+            written).
+        callbacks: extra event sinks (see :mod:`ssrec.training.callbacks`).
+    """
+
+    def __init__(self, model: Recommender, data: InteractionData, train: TrainConfig,
+                 evaluation: EvalConfig, seed: int = 2020, device: torch.device | str = "cpu",
+                 run_dir: str | Path | None = None, callbacks: list[Any] | None = None):
+        self.model = model
+        self.data = data
+        self.cfg = train
+        self.eval_cfg = evaluation
+        self.seed = seed
+        self.device = torch.device(device)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.callbacks = list(callbacks or [])
+        self.monitor = train.monitor
+        self.state = TrainerState()
+        self.model.to(self.device)
+        self.generator = torch_generator(seed + 1, self.device)
+        self.model.generator = self.generator
+        self.sampler = None
+        self.optimizer = None
+        if model.trainable:
+            self.sampler = make_sampler(model.batch_kind, data, train.batch_size, seed,
+                                        self.device, **model.sampler_options())
+            self.optimizer = torch.optim.Adam(model.parameters(), lr=train.lr,
+                                              weight_decay=train.weight_decay)
+        ks, metrics, bs = evaluation.ks, evaluation.metrics, evaluation.block_size
+        self.valid_eval = Evaluator(data, "valid", ks, metrics, bs) if len(data.valid) else None
+        self.test_eval = Evaluator(data, "test", ks, metrics, bs)
+        self._best_state: dict[str, torch.Tensor] | None = None
+
+    # ------------------------------------------------------------------------------------
+    def _emit(self, event: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, event, None)
+            if fn is not None:
+                fn(self, *args)
+
+    def _ctx(self, epoch: int) -> TrainContext:
+        return TrainContext(epoch=epoch, data=self.data, device=self.device,
+                            generator=self.generator)
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """Run one epoch; returns the mean of each loss part over batches."""
+        assert self.sampler is not None and self.optimizer is not None
+        model, opt = self.model, self.optimizer
+        model.train()
+        model.on_epoch_start(self._ctx(epoch))
+        sums: dict[str, torch.Tensor] = {}
+        n_batches = 0
+        bar = tqdm(total=len(self.sampler), desc=f"epoch {epoch}/{self.cfg.epochs}",
+                   disable=not self.cfg.progress, leave=False, unit="batch", dynamic_ncols=True)
+        with bar:
+            for batch in self.sampler.epoch():
+                opt.zero_grad(set_to_none=True)
+                out = model.loss(batch)
+                out.total.backward()
+                if self.cfg.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
+                opt.step()
+                parts = {"total": out.total, **out.parts}
+                for k, v in parts.items():
+                    v = v.detach()
+                    sums[k] = sums[k] + v if k in sums else v
+                n_batches += 1
+                bar.update(1)
+        model.on_epoch_end(self._ctx(epoch))
+        means = {k: float(v) / max(n_batches, 1) for k, v in sums.items()}  # one sync per part
+        if not all(math.isfinite(v) for v in means.values()):
+            raise TrainingError(f"non-finite loss in epoch {epoch}: {means}; lower train.lr or "
+                                "check the model's hyper-parameters")
+        return means
+
+    def _snapshot(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+
+    def _checkpoint(self, kind: str) -> None:
+        if self.run_dir is None or not self.cfg.save_checkpoints:
+            return
+        if kind == "best":
+            atomic_save_torch(self.run_dir / "checkpoint.pt", {
+                "model": self.model.name,
+                "epoch": self.state.best_epoch,
+                "valid": self.state.best_valid,
+                "state_dict": self._best_state,
+            })
+        else:
+            atomic_save_torch(self.run_dir / "last.pt", {
+                "model": self.model.name,
+                "trainer": asdict(self.state),
+                "state_dict": self._snapshot(),
+                "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+                "sampler": None if self.sampler is None else self.sampler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "generator": self.generator.get_state(),
+                "numpy_rng": np.random.get_state(),
+            })
+
+    def fit(self) -> RunResult:
+        """Train, select the best epoch on validation, score test once."""
+        cfg, st = self.cfg, self.state
+        seconds = {"train": 0.0, "valid": 0.0, "test": 0.0}
+        history: list[dict[str, Any]] = []
+        self._emit("on_fit_start")
+        if self.model.trainable and cfg.epochs > 0:
+            self.model.on_fit_start(self._ctx(0))
+            for epoch in range(st.epoch + 1, cfg.epochs + 1):
+                self._emit("on_epoch_start", epoch)
+                t0 = time.perf_counter()
+                parts = self.train_epoch(epoch)
+                dt = time.perf_counter() - t0
+                seconds["train"] += dt
+                st.epoch = epoch
+                record: dict[str, Any] = {"epoch": epoch, "loss": parts, "train_seconds": dt}
+                stop = False
+                if self.valid_eval is not None and (epoch % cfg.eval_every == 0
+                                                    or epoch == cfg.epochs):
+                    t1 = time.perf_counter()
+                    metrics = self.valid_eval.evaluate(self.model)
+                    record["valid_seconds"] = time.perf_counter() - t1
+                    seconds["valid"] += record["valid_seconds"]
+                    score = metrics[self.monitor]
+                    improved = score > st.best_score
+                    if improved:
+                        st.best_score, st.best_epoch, st.best_valid = score, epoch, metrics
+                        st.bad_evals = 0
+                        self._best_state = self._snapshot()
+                        self._checkpoint("best")
+                    else:
+                        st.bad_evals += 1
+                    record["valid"] = metrics
+                    record["improved"] = improved
+                    self._emit("on_validation_end", epoch, metrics, improved)
+                    stop = st.bad_evals >= cfg.patience
+                history.append(record)
+                self._emit("on_epoch_end", record)
+                self._checkpoint("last")
+                if stop:
+                    log.info("early stopping after epoch %d: no %s improvement in %d "
+                             "validations", epoch, self.monitor, cfg.patience)
+                    break
+        if self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
+        else:
+            # untrained model, or no validation split: keep the final weights
+            st.best_epoch = st.epoch
+            self._best_state = self._snapshot()
+            if self.valid_eval is not None:
+                t1 = time.perf_counter()
+                st.best_valid = self.valid_eval.evaluate(self.model)
+                seconds["valid"] += time.perf_counter() - t1
+            self._checkpoint("best")
+        t2 = time.perf_counter()
+        test = self.test_eval.evaluate(self.model)
+        seconds["test"] = time.perf_counter() - t2
+        result = RunResult(best_epoch=st.best_epoch, valid=dict(st.best_valid), test=test,
+                           epochs_run=st.epoch, history=history, seconds=seconds,
+                           run_dir=None if self.run_dir is None else str(self.run_dir))
+        self._emit("on_fit_end", result)
+        return result
+

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import require_dataset
+from ssrec.config import DataConfig
+from ssrec.data import load_dataset
+from ssrec.data.catalog import DATASETS, locate
+from ssrec.errors import ConfigError, DataError
+
+
+def make(tmp_path, train, test, valid=None):
+    d = tmp_path / "ds"
+    d.mkdir()
+    (d / "train.txt").write_text(train)
+    (d / "test.txt").write_text(test)
+    if valid is not None:
+        (d / "valid.txt").write_text(valid)
+    return d
+
+
+def test_cleaning_counts_are_exact(tmp_path):
+    d = make(
+        tmp_path,
+        train="a x 5\na y 1\na x 4\nb y 5\nb z 5\nc x 5\n",  # (a,x) duplicated; (a,y) below 3
+        test="a z 5\nb x 5\nb y 5\nd x 5\nc w 5\nc q 1\n",  # b,y also in train; d cold; w cold
+    )
+    data = load_dataset(dataset=str(d), rating_threshold=3, valid_ratio=0.0)
+    rep = data.report
+    assert rep["below_threshold"] == {"train": 1, "test": 1}
+    assert rep["duplicates_collapsed"] == {"train": 1, "test": 0}
+    assert rep["removed_pairs_also_in_train"]["test"] == 1
+    assert rep["cold"]["test"] == {"users": 1, "items": 1, "interactions": 2}
+    assert data.n_users == 3 and data.n_items == 3
+    assert len(data.train) == 4 and len(data.test) == 2
+    # test pairs never enter the training graph
+    train_pairs = set(zip(data.train.user.tolist(), data.train.item.tolist()))
+    test_pairs = set(zip(data.test.user.tolist(), data.test.item.tolist()))
+    assert not train_pairs & test_pairs
+    with pytest.raises(DataError, match="never seen in training"):
+        load_dataset(dataset=str(d), rating_threshold=3, valid_ratio=0.0, cold="error")
+
+
+def test_threshold_without_ratings_and_time_split_without_timestamps(tmp_path):
+    d = make(tmp_path, "a x\nb y\n", "a y\n")
+    with pytest.raises(ConfigError, match="no rating column"):
+        load_dataset(dataset=str(d), rating_threshold=1)
+    with pytest.raises(ConfigError, match="needs timestamps"):
+        load_dataset(dataset=str(d), split="temporal")
+
+
+def test_splits_are_deterministic_for_a_seed(planted_dir):
+    a = load_dataset(dataset=str(planted_dir), split="ratio", seed=3)
+    b = load_dataset(dataset=str(planted_dir), split="ratio", seed=3)
+    c = load_dataset(dataset=str(planted_dir), split="ratio", seed=4)
+    np.testing.assert_array_equal(a.test.order, b.test.order)
+    np.testing.assert_array_equal(a.valid.order, b.valid.order)
+    assert not np.array_equal(np.sort(a.test.order), np.sort(c.test.order))
+
+
+def test_validation_carved_from_train(planted):
+    v = planted.report["split"]["validation"]
+    assert v["method"] == "holdout_from_train" and v["carved_from_train"] == len(planted.valid)
+    train = set(zip(planted.train.user.tolist(), planted.train.item.tolist()))
+    valid = set(zip(planted.valid.user.tolist(), planted.valid.item.tolist()))
+    assert not train & valid
+
+
+def test_missing_and_corrupted_registry_files(tmp_path, monkeypatch):
+    spec = DATASETS.get("lastfm")
+    monkeypatch.delenv("SSREC_DATA_DIR", raising=False)
+    with pytest.raises(DataError) as err:
+        locate(spec, tmp_path)
+    msg = str(err.value)
+    assert "data1.txt" in msg and str(tmp_path / "lastfm") in msg and "--data-dir" in msg
+    (tmp_path / "lastfm").mkdir()
+    for f in spec.files:
+        (tmp_path / "lastfm" / f.name).write_text("1\t2\t3\n")
+    with pytest.raises(DataError, match=f"expected sha256 {spec.files[0].sha256}"):
+        locate(spec, tmp_path)
+
+
+def test_data_dir_from_environment(tmp_path, monkeypatch, data_dir):
+    require_dataset(data_dir, "lastfm")
+    shutil.copytree(data_dir / "lastfm", tmp_path / "lastfm")
+    monkeypatch.setenv("SSREC_DATA_DIR", str(tmp_path))
+    paths = locate(DATASETS.get("lastfm"))
+    assert paths["train"] == tmp_path / "lastfm" / "data1.txt"
+
+
+def test_gowalla_statistics(data_dir):
+    require_dataset(data_dir, "gowalla")
+    desc = load_dataset(DataConfig(dataset="gowalla", data_dir=str(data_dir))).describe()
+    assert desc["users"] == 29858 and desc["items"] == 40981
+    assert desc["train"]["interactions"] == 810128
+    assert desc["test"]["interactions"] == 217242
+    assert desc["fit"]["interactions"] + desc["valid"]["interactions"] == 810128
+
+
+def test_lastfm_cold_users_and_items_are_counted(data_dir):
+    require_dataset(data_dir, "lastfm")
+    data = load_dataset(DataConfig(dataset="lastfm", data_dir=str(data_dir)))
+    # SOURCE.md: 2 test users without training interactions, 13 test items never in train
+    assert data.report["cold"]["test"]["users"] == 2
+    assert data.report["cold"]["test"]["items"] == 13
+    assert data.n_users == 1878 and data.n_items == 4476
