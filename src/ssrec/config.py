@@ -88,7 +88,11 @@ class TrainConfig(Section):
         weight_decay: Adam weight decay (models add their own L2 on batch embeddings; keep 0).
         eval_every: validate every this many epochs.
         patience: stop after this many validations without improvement of ``monitor``.
-        monitor: the validation metric for early stopping and model selection, ``name@K``.
+        min_epochs: early stopping never stops before this epoch (a warm-up during which the
+            validation score may dip, as graph contrastive models do on small datasets; the
+            best epoch is still chosen over all epochs).
+        monitor: the validation metric for early stopping and model selection, ``name@K``
+            (default: ``ndcg@20``, or NDCG at the largest K when 20 is not evaluated).
         grad_clip: clip the gradient norm to this value (``None`` = off).
         progress: show a progress bar per epoch.
         save_checkpoints: write ``checkpoint.pt`` (best) and ``last.pt`` into the run folder.
@@ -101,7 +105,8 @@ class TrainConfig(Section):
     weight_decay: float = Field(0.0, ge=0)
     eval_every: int = Field(1, ge=1)
     patience: int = Field(10, ge=1)
-    monitor: str = "ndcg@20"
+    min_epochs: int = Field(0, ge=0)
+    monitor: str | None = None
     grad_clip: float | None = Field(None, gt=0)
     progress: bool = True
     save_checkpoints: bool = True
@@ -149,12 +154,15 @@ class RunConfig(Section):
         seed: seeds Python, NumPy and PyTorch, the split and the sampler.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         output_dir: the run folder; default ``runs/<model>-<dataset>-<time>``.
+        presets: apply the dataset's shipped preset (``ssrec/presets/<dataset>.yaml``: training
+            budget and settings tuned for that dataset) below the user's own values.
         model: ``{"name": ..., **fields of the model's Config}``.
     """
 
     seed: int = 2020
     device: str = "auto"
     output_dir: str | None = None
+    presets: bool = True
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
@@ -162,6 +170,10 @@ class RunConfig(Section):
 
     @model_validator(mode="after")
     def _check_monitor(self) -> RunConfig:
+        if self.train.monitor is None:
+            m = "ndcg" if "ndcg" in self.eval.metrics else self.eval.metrics[0]
+            k = 20 if 20 in self.eval.ks else self.eval.ks[-1]
+            self.train.__dict__["monitor"] = f"{m}@{k}"
         name, _, k = self.train.monitor.lower().partition("@")
         if name not in self.eval.metrics or not k.isdigit() or int(k) not in self.eval.ks:
             options = [f"{m}@{k}" for m in self.eval.metrics for k in self.eval.ks]
@@ -251,9 +263,14 @@ def _convert(exc: ValidationError, prefix: tuple[str, ...],
         msg = msg[len("Value error, "):]
     got = err.get("input")
     shown = "" if isinstance(got, Mapping) or got is None else f" (got {got!r})"
+    if not loc:  # a cross-field check: find the field it names
+        for path in sorted(sources, key=len, reverse=True):
+            if path and ".".join(path) in msg:
+                src, line = sources[path]
+                return ConfigError(msg, src, line)
+        return ConfigError(msg)
     src, line = _where(loc, sources)
-    field = ".".join(loc) if loc else "config"
-    return ConfigError(f"{field}: {msg}{shown}", src, line)
+    return ConfigError(f"{'.'.join(loc)}: {msg}{shown}", src, line)
 
 
 def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
@@ -365,7 +382,45 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
         kp, value = parse_override(text)
         _assign(data, kp, value)
         sources[kp] = (f"--set {text}", None)
+    if data.get("presets", True) is not False:
+        dataset = (data.get("data") or {}).get("dataset", DataConfig().dataset)
+        preset = load_preset(str(dataset))
+        per_model = preset.pop("models", None) or {}
+        model = data.get("model") if isinstance(data.get("model"), Mapping) else {}
+        name = str(model.get("name", RunConfig.model_fields["model"].default_factory()["name"]))
+        for key, params in per_model.items():
+            if key.lower() == name.lower():
+                preset["model"] = dict(params)
+        if preset:
+            data = _merge(preset, data)
     return build_config(data, sources)
+
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+
+
+def load_preset(dataset: str) -> dict[str, Any]:
+    """The shipped preset for a named dataset (``{}`` if none).
+
+    A preset is a config fragment (``train``, ``eval``, ``data`` sections) plus an optional
+    ``models: {ModelName: {field: value}}`` mapping of per-model hyper-parameters tuned on that
+    dataset. :func:`load_config` merges it below the user's own values."""
+    path = PRESET_DIR / f"{dataset.lower()}.yaml"
+    if not path.is_file():
+        return {}
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return loaded
+
+
+def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge of two nested mappings; ``top`` wins."""
+    out = dict(base)
+    for k, v in top.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
 
 
 def dump_config(cfg: RunConfig) -> str:

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
@@ -191,7 +192,8 @@ def evaluate_run(loaded: LoadedRun, splits: tuple[str, ...] = ("valid", "test"),
 
 
 def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, float]]:
-    """Top-``k`` items for one raw user id, excluding the user's training items.
+    """Top-``k`` items for one raw user id, excluding every item the user interacted with in
+    the training data (the fitted interactions and the validation split).
 
     Returns:
         ``[(raw_item_id, score), ...]`` best first.
@@ -210,7 +212,7 @@ def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, floa
             scores = model.score(torch.tensor([u], device=dev)).float().clone()[0]
         finally:
             model.on_eval_end()
-    seen = data.train_csr[u].indices
+    seen = np.union1d(data.train_csr[u].indices, data.valid_csr[u].indices)
     scores[torch.as_tensor(seen, device=scores.device, dtype=torch.long)] = -torch.inf
     k = min(k, data.n_items - seen.size)
     top = torch.topk(scores, k)

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from ssrec.config import EvalConfig, TrainConfig
 from ssrec.data.dataset import InteractionData
-from ssrec.errors import SsrecError
+from ssrec.errors import ConfigError, SsrecError
 from ssrec.evaluation import Evaluator
 from ssrec.models.base import Recommender, TrainContext
 from ssrec.sampling import make_sampler
@@ -79,8 +79,8 @@ class Trainer:
     clipping, ``Adam.step``; the detached loss parts are summed on the device (one host sync per
     epoch; a non-finite epoch loss raises :class:`TrainingError`). Every ``eval_every`` epochs
     the validation split is scored; the best weights by ``monitor`` are kept (and written to
-    ``checkpoint.pt`` atomically); after ``patience`` validations without improvement, training
-    stops. Then the best weights are restored and the **test split is scored once**.
+    ``checkpoint.pt`` atomically); after ``patience`` validations without improvement (and not
+    before ``min_epochs``), training stops. Then the best weights are restored and the **test split is scored once**.
 
     Args:
         model: the model (already on ``device`` or moved there).
@@ -105,7 +105,12 @@ class Trainer:
         self.device = torch.device(device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks or [])
-        self.monitor = train.monitor
+        self.monitor = train.monitor or f"ndcg@{evaluation.ks[-1]}"
+        name, _, k = self.monitor.partition("@")
+        if name not in evaluation.metrics or not k.isdigit() or int(k) not in evaluation.ks:
+            raise ConfigError(f"train.monitor {self.monitor!r} is not among the evaluated "
+                              f"metrics (eval.metrics={evaluation.metrics}, eval.ks="
+                              f"{evaluation.ks})")
         self.state = TrainerState()
         self.model.to(self.device)
         self.generator = torch_generator(seed + 1, self.device)
@@ -224,7 +229,7 @@ class Trainer:
                     record["valid"] = metrics
                     record["improved"] = improved
                     self._emit("on_validation_end", epoch, metrics, improved)
-                    stop = st.bad_evals >= cfg.patience
+                    stop = st.bad_evals >= cfg.patience and epoch >= cfg.min_epochs
                 history.append(record)
                 self._emit("on_epoch_end", record)
                 self._checkpoint("last")

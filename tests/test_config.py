@@ -1,0 +1,61 @@
+import pytest
+
+from ssrec.config import dump_config, load_config
+from ssrec.errors import ConfigError
+
+
+def test_yaml_file_overrides_and_types(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("seed: 3\ntrain:\n  lr: 1e-4\n  epochs: 7\nmodel:\n  name: simgcl\n  eps: 0.3\n")
+    cfg = load_config(p, ["model.tau=0.5", "eval.ks=[5, 50]"], **{"train.epochs": 9})
+    assert cfg.train.lr == 1e-4 and isinstance(cfg.train.lr, float)
+    assert cfg.train.epochs == 9 and cfg.seed == 3 and cfg.eval.ks == [5, 50]
+    m = cfg.model_params()
+    # cl_weight comes from the lastfm preset (the default dataset); user values win over it
+    assert (m.eps, m.tau, m.cl_weight) == (0.3, 0.5, 0.1)
+    assert cfg.train.min_epochs == 30
+    bare = load_config(p, ["presets=false"])
+    assert bare.model_params().cl_weight == 0.5 and bare.train.min_epochs == 0
+    assert cfg.model_cls().name == "SimGCL"
+    again = tmp_path / "again.yaml"
+    again.write_text(dump_config(cfg))
+    cfg2 = load_config(again)
+    assert cfg2.resolved() == cfg.resolved()
+
+
+def test_unknown_key_names_file_line_and_suggestion(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("train:\n  epochs: 3\n  learning_rate: 0.1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    msg = str(err.value)
+    assert f"{p}:3:" in msg and "train.learning_rate" in msg
+    p.write_text("model:\n  name: SimGCL\n  temperature: 0.1\n  tua: 1\n")
+    with pytest.raises(ConfigError, match="unknown key 'model.temperature'"):
+        load_config(p)
+    with pytest.raises(ConfigError, match="did you mean 'model.tau'"):
+        load_config(None, ["model.tua=0.3"])
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("model.tau=0", "model.tau: Input should be greater than 0"),
+    ("model.eps=-1", "model.eps"),
+    ("data.valid_ratio=1.0", "data.valid_ratio"),
+    ("data.ratios=[0.5, 0.5, 0.5]", "summing to 1"),
+    ("train.monitor=auc@20", "train.monitor 'auc@20' is not among"),
+    ("eval.metrics=[recal]", "did you mean 'recall'"),
+    ("train.lr=fast", "train.lr"),
+    ("model.name=SimGLC", "did you mean 'SimGCL'"),
+])
+def test_invalid_values(override, fragment):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [override])
+    assert fragment in str(err.value)
+    assert f"--set {override}" in str(err.value) or "model.name" in override
+
+
+def test_bad_yaml_names_line(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("train:\n  epochs: [1\n")
+    with pytest.raises(ConfigError, match=rf"{p}:\d+: invalid YAML"):
+        load_config(p)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from ssrec.config import EvalConfig, TrainConfig, load_config
+from ssrec.models import LightGCN, LossOutput, MF
+from ssrec.training import Trainer, TrainingError, run
+
+
+def test_same_seed_gives_identical_results(planted_dir, tmp_path):
+    results = []
+    for k in range(2):
+        cfg = load_config(None, ["model.name=SimGCL", f"data.dataset={planted_dir}",
+                                 "train.epochs=4", "train.batch_size=32", "train.progress=false",
+                                 f"output_dir={tmp_path / str(k)}", "seed=7"])
+        run(cfg)
+        results.append(json.loads((tmp_path / str(k) / "results.json").read_text()))
+    assert results[0]["test"] == results[1]["test"]
+    assert results[0]["valid"] == results[1]["valid"]
+
+
+def test_run_folder_contents(planted_dir, tmp_path):
+    cfg = load_config(None, ["model.name=LightGCN", f"data.dataset={planted_dir}",
+                             "train.epochs=3", "train.progress=false", f"output_dir={tmp_path}"])
+    result = run(cfg)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"config.yaml", "log.jsonl", "checkpoint.pt", "last.pt", "results.json"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert set(res["test"]) == {f"{m}@{k}" for m in ("recall", "ndcg", "precision", "hit", "mrr",
+                                                     "map") for k in (10, 20)}
+    assert res["best_epoch"] == result.best_epoch
+    proto = res["protocol"]
+    assert proto["ranking"] == "full" and proto["selection_split"] == "valid"
+    assert proto["ks"] == [10, 20] and proto["seed"] == 2020
+    assert "cold_dropped" in proto and proto["dataset"] == str(planted_dir)
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and json.loads(lines[0])["loss"]["bpr"] > 0
+    cfg2 = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert cfg2["model"] == {"name": "LightGCN", "embedding_dim": 64, "l2_reg": 0.0001,
+                             "n_layers": 3}
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == result.best_epoch
+
+
+def test_early_stopping_and_best_weights_restored(planted):
+    torch.manual_seed(0)
+    model = MF.build(planted)
+    tr = Trainer(model, planted, TrainConfig(epochs=200, patience=2, lr=0.05, batch_size=16,
+                                             progress=False, monitor="recall@5"),
+                 EvalConfig(ks=[5]), seed=0)
+    res = tr.fit()
+    assert res.epochs_run < 200
+    assert res.epochs_run - res.best_epoch == 2
+    # the restored weights reproduce the best validation score
+    again = tr.valid_eval.evaluate(model)
+    assert again == res.valid
+
+
+class Exploding(LightGCN):
+    def loss(self, batch):
+        out = super().loss(batch)
+        return LossOutput(out.total * float("nan"), out.parts)
+
+
+def test_non_finite_loss_raises(planted):
+    model = Exploding.build(planted)
+    tr = Trainer(model, planted, TrainConfig(epochs=2, progress=False), EvalConfig(), seed=0)
+    with pytest.raises(TrainingError, match="non-finite loss in epoch 1"):
+        tr.fit()
