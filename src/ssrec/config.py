@@ -97,6 +97,9 @@ class TrainConfig(Section):
         progress: show a progress bar per epoch.
         save_checkpoints: write ``checkpoint.pt`` (best) and ``last.pt`` into the run folder.
         num_threads: ``torch.set_num_threads`` for the run (``None`` = PyTorch's default).
+        deterministic: use PyTorch's deterministic algorithms during training (exactly
+            repeatable runs on CPU: the multi-threaded scatter-add behind embedding gradients
+            otherwise varies in the last bits; ops without a deterministic kernel only warn).
     """
 
     epochs: int = Field(100, ge=0)
@@ -111,6 +114,7 @@ class TrainConfig(Section):
     progress: bool = True
     save_checkpoints: bool = True
     num_threads: int | None = Field(None, ge=1)
+    deterministic: bool = True
 
 
 class EvalConfig(Section):

@@ -9,8 +9,8 @@ A model is an :class:`torch.nn.Module` that declares
   named parts (the trainer logs the parts);
 * ``score(users) -> [B, I]``: raw scores of every item for a block of users (no masking: the
   evaluator masks);
-* optional hooks ``on_fit_start``, ``on_epoch_start``, ``on_epoch_end``, ``on_eval_start`` and
-  ``on_eval_end``, which the trainer and evaluator call.
+* optional hooks ``on_fit_start``, ``on_epoch_start``, ``on_after_step``, ``on_epoch_end``,
+  ``on_eval_start`` and ``on_eval_end``, which the trainer and evaluator call.
 
 The optimiser loop, sampling, masking, metrics, checkpoints and logging live in the shared
 trainer and evaluator; a model file never contains them.
@@ -152,6 +152,9 @@ class Recommender(nn.Module):
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
         """Called after each epoch's last optimiser step."""
+
+    def on_after_step(self) -> None:
+        """Called after every optimiser step (e.g. a momentum update of a target encoder)."""
 
     def on_eval_start(self, split: str) -> None:
         """Called (under ``torch.no_grad``) before scoring a split; cache embeddings here."""

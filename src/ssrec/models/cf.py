@@ -8,7 +8,7 @@ normalised training graph and LightGCN propagation. A graph SSL model subclasses
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -107,10 +107,11 @@ class GraphCF(EmbeddingCF):
         """Layer-0 embeddings of all nodes, users first: ``[U+I, D]``."""
         return torch.cat([self.user_embedding.weight, self.item_embedding.weight], dim=0)
 
-    def propagate(self, adj: torch.Tensor | None = None,
+    def propagate(self, adj: torch.Tensor | Sequence[torch.Tensor] | None = None,
                   layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
                   ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """Propagate the ego embeddings over ``adj`` (default: the training graph).
+        """Propagate the ego embeddings over ``adj`` (default: the training graph; or a list
+        of one graph per layer).
 
         Returns:
             ``(users [U, D], items [I, D], layers)`` with ``layers[l]`` of shape ``[U+I, D]``.

@@ -76,7 +76,7 @@ class Trainer:
 
     Each epoch: ``model.on_epoch_start``; for every batch of the model's sampler:
     ``zero_grad(set_to_none=True)``, ``model.loss(batch)``, ``backward``, optional gradient
-    clipping, ``Adam.step``; the detached loss parts are summed on the device (one host sync per
+    clipping, ``Adam.step``, ``model.on_after_step``; the detached loss parts are summed on the device (one host sync per
     epoch; a non-finite epoch loss raises :class:`TrainingError`). Every ``eval_every`` epochs
     the validation split is scored; the best weights by ``monitor`` are kept (and written to
     ``checkpoint.pt`` atomically); after ``patience`` validations without improvement (and not
@@ -156,6 +156,7 @@ class Trainer:
                 if self.cfg.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
                 opt.step()
+                model.on_after_step()
                 parts = {"total": out.total, **out.parts}
                 for k, v in parts.items():
                     v = v.detach()
@@ -196,6 +197,15 @@ class Trainer:
 
     def fit(self) -> RunResult:
         """Train, select the best epoch on validation, score test once."""
+        previous = (torch.are_deterministic_algorithms_enabled(),
+                    torch.is_deterministic_algorithms_warn_only_enabled())
+        torch.use_deterministic_algorithms(self.cfg.deterministic, warn_only=True)
+        try:
+            return self._fit()
+        finally:
+            torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+    def _fit(self) -> RunResult:
         cfg, st = self.cfg, self.state
         seconds = {"train": 0.0, "valid": 0.0, "test": 0.0}
         history: list[dict[str, Any]] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -39,7 +39,7 @@ def spmm(adj: torch.Tensor, x: torch.Tensor, symmetric: bool = True) -> torch.Te
 
 
 def propagate(
-    adj: torch.Tensor,
+    adj: torch.Tensor | Sequence[torch.Tensor],
     ego: torch.Tensor,
     n_layers: int,
     include_ego: bool = True,
@@ -51,7 +51,8 @@ def propagate(
     (He et al., "LightGCN", SIGIR'20, Eqs. 3-4 in matrix form, Eq. 8.)
 
     Args:
-        adj: normalised adjacency, sparse ``[N, N]``.
+        adj: normalised adjacency, sparse ``[N, N]``, or one per layer (``L`` of them; e.g.
+            SGL's random-walk views draw a different graph for every layer).
         ego: layer-0 embeddings ``[N, D]``.
         n_layers: ``L >= 0``.
         include_ego: average over layers ``0..L`` (LightGCN) or ``1..L`` (SimGCL, XSimGCL).
@@ -63,10 +64,13 @@ def propagate(
         ``(mean [N, D], layers)`` where ``layers[l]`` is ``E^(l)`` for ``l = 0..L`` (after the
         hook).
     """
+    per_layer = not isinstance(adj, torch.Tensor)
+    if per_layer and len(adj) != n_layers:
+        raise ValueError(f"got {len(adj)} adjacency matrices for {n_layers} layers")
     layers = [ego]
     x = ego
     for layer in range(1, n_layers + 1):
-        x = spmm(adj, x, symmetric)
+        x = spmm(adj[layer - 1] if per_layer else adj, x, symmetric)
         if layer_hook is not None:
             x = layer_hook(x, layer)
         layers.append(x)
