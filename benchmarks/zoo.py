@@ -149,6 +149,13 @@ def _fmt_cfg(cell: dict[str, Any], defaults: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in diff.items()) or "paper defaults"
 
 
+def _budget(cell: dict[str, Any]) -> str:
+    t = cell["train_config"]
+    return (f"at most {t['epochs']} epochs, batch {t['batch_size']}, lr {t['lr']}, "
+            f"eval_every {t['eval_every']}, patience {t['patience']}, "
+            f"min_epochs {t['min_epochs']}")
+
+
 def render(results: dict[str, Any], datasets: list[str]) -> str:
     """The Markdown page: protocol, one table per dataset, notes."""
     _setup_path()
@@ -167,12 +174,12 @@ def render(results: dict[str, Any], datasets: list[str]) -> str:
     for ds in datasets:
         lines.append(f"* **{ds}**: {DATASETS[ds]['protocol']}.")
     lines += [
-        "* Every model is trained by the shared trainer (Adam, batch 2,048 training interactions, "
-        "lr 1e-3, seed 2020) with the training budget of the dataset preset "
-        "(`src/ssrec/presets/<dataset>.yaml`: at most 300 epochs, validation every epoch, early "
-        "stopping after 10 validations without improvement of NDCG@20 but never before epoch "
-        "30). The weights of the epoch with the best **validation** NDCG@20 are restored and "
-        "the **test split is scored once**.",
+        "* Every model is trained by the shared trainer (Adam, seed 2020) with the training "
+        "budget of the dataset preset (`src/ssrec/presets/<dataset>.yaml`, listed per dataset "
+        "below): validation every `eval_every` epochs, early stopping after `patience` "
+        "validations without improvement of NDCG@20, never before `min_epochs`. The weights "
+        "of the epoch with the best **validation** NDCG@20 are restored and the **test split "
+        "is scored once**.",
         "* Full ranking: every item is ranked for every test user; the user's training and "
         "validation items are masked. Test users / items never seen in training are dropped "
         "(counted in each run's `results.json`). Recall@20 = hits / |test items|; NDCG@20 "
@@ -191,7 +198,8 @@ def render(results: dict[str, Any], datasets: list[str]) -> str:
         if not rows:
             continue
         base = cells.get(f"{ds}/{BASELINE}")
-        lines += [f"## {ds}", "",
+        budgets = sorted({_budget(c) for c in rows if "train_config" in c})
+        lines += [f"## {ds}", "", "Budget: " + "; ".join(budgets) + ".", "",
                   f"| model | family | Recall@20 | NDCG@20 | vs {BASELINE} (NDCG@20) | best ep. "
                   "| epochs run | s/epoch | non-default hyper-parameters |",
                   "|---|---|---|---|---|---|---|---|---|"]
