@@ -52,8 +52,8 @@ class DirectAU(GraphCF):
     def loss(self, batch: PairBatch) -> LossOutput:
         users, items = self.embeddings()
         align = alignment(users[batch.users], items[batch.pos])
-        uniform = (uniformity(users[torch.unique(batch.users)])
-                   + uniformity(items[torch.unique(batch.pos)])) / 2
+        uniform = (uniformity(users[batch.distinct_users()])
+                   + uniformity(items[batch.distinct_pos()])) / 2
         reg = l2_regularization(self.user_embedding(batch.users), self.item_embedding(batch.pos))
         parts = {"align": align, "uniform": self.cfg.gamma * uniform,
                  "reg": self.cfg.l2_reg * reg}

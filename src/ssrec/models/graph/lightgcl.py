@@ -114,7 +114,7 @@ class LightGCL(GraphCF):
         u = eu[batch.users]  # [B, D]
         pos = (u * ei[batch.pos]).sum(-1)  # [B]
         neg = (u.unsqueeze(1) * ei[batch.neg]).sum(-1)  # [B, N]
-        uid = torch.unique(batch.users)
+        uid = batch.distinct_users()
         iid = torch.unique(torch.cat([batch.pos, batch.neg.reshape(-1)]))
         cl = self._contrast(gu, eu, uid) + self._contrast(gi, ei, iid)
         reg = self.user_embedding.weight.pow(2).sum() + self.item_embedding.weight.pow(2).sum()

@@ -108,12 +108,12 @@ class NCL(GraphCF):
 
     def loss(self, batch: PairBatch) -> LossOutput:
         cfg = self.cfg
-        users, items, layers = self.propagate()
-        parts = self.bpr_parts(users, items, batch)
+        nodes, layers = self.propagate_nodes()
+        parts = self.node_bpr_parts(nodes, layers[0], batch)
         ego_u, ego_i = torch.split(layers[0], [self.n_users, self.n_items])
         ctx_u, ctx_i = torch.split(layers[2 * cfg.hyper_layers], [self.n_users, self.n_items])
-        uid = torch.unique(batch.users)
-        iid = torch.unique(batch.pos)
+        uid = batch.distinct_users()
+        iid = batch.distinct_pos()
         struct = (info_nce_candidates(ctx_u[uid], ego_u, uid, cfg.tau)
                   + cfg.alpha * info_nce_candidates(ctx_i[iid], ego_i, iid, cfg.tau))
         parts["cl"] = cfg.cl_weight * struct
@@ -123,5 +123,5 @@ class NCL(GraphCF):
                      + info_nce_candidates(ego_i[iid], ci, ai[iid], cfg.tau))
             parts["proto"] = cfg.proto_weight * proto
         else:
-            parts["proto"] = torch.zeros((), device=users.device)
+            parts["proto"] = torch.zeros((), device=nodes.device)
         return LossOutput(sum(parts.values()), parts)

@@ -87,12 +87,12 @@ class SGL(GraphCF):
     def loss(self, batch: PairBatch) -> LossOutput:
         if self._views is None:  # used outside the trainer: draw once
             self._views = (self._draw_view(self.generator), self._draw_view(self.generator))
-        users, items, _ = self.propagate()
-        parts = self.bpr_parts(users, items, batch)
+        nodes, layers = self.propagate_nodes()
+        parts = self.node_bpr_parts(nodes, layers[0], batch)
         u1, i1, _ = self.propagate(self._views[0])
         u2, i2, _ = self.propagate(self._views[1])
-        uid = torch.unique(batch.users)
-        iid = torch.unique(batch.pos)
+        uid = batch.distinct_users()
+        iid = batch.distinct_pos()
         cl = (info_nce_candidates(u1[uid], u2, uid, self.cfg.tau)
               + info_nce_candidates(i1[iid], i2, iid, self.cfg.tau))
         parts["cl"] = self.cfg.cl_weight * cl
