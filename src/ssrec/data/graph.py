@@ -62,7 +62,7 @@ def normalized_adjacency(
             # converted on every product
             csr = torch.sparse_csr_tensor(csr.crow_indices().to(torch.int32),
                                           csr.col_indices().to(torch.int32), csr.values(),
-                                          csr.shape)
+                                          csr.shape, check_invariants=False)
         return csr
 
 
