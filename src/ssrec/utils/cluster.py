@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 
 
-def kmeans(x: torch.Tensor, k: int, n_iter: int = 20, seed: int = 0, n_redo: int = 1
-           ) -> tuple[torch.Tensor, torch.Tensor]:
+def kmeans(x: torch.Tensor, k: int, n_iter: int = 20, seed: int = 0, n_redo: int = 1,
+           threads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Lloyd's k-means on the rows of ``x`` (squared Euclidean distance).
 
     Runs :class:`faiss.Kmeans` on a float32 CPU copy of ``x`` (gradients are not tracked) and
@@ -25,6 +25,9 @@ def kmeans(x: torch.Tensor, k: int, n_iter: int = 20, seed: int = 0, n_redo: int
         seed: seeds the initialisation.
         n_redo: independent restarts; the clustering with the lowest within-cluster sum of
             squares is kept (default 1: a single run, as NCL's authors do).
+        threads: OpenMP threads for faiss (default: ``torch.get_num_threads()``, so a run's
+            ``train.num_threads`` also bounds k-means; faiss's own default, every core, is
+            ten times slower on a machine shared with other jobs).
 
     Returns:
         ``(centroids [k, D], assignment [N])``: the centroids (``x.dtype``) and, for each
@@ -47,9 +50,14 @@ def kmeans(x: torch.Tensor, k: int, n_iter: int = 20, seed: int = 0, n_redo: int
     except ImportError as exc:  # pragma: no cover - faiss is a dependency
         raise ImportError("k-means needs faiss: pip install faiss-cpu") from exc
     data = x.detach().to("cpu", torch.float32).contiguous().numpy()
-    km = faiss.Kmeans(d, k, niter=n_iter, nredo=n_redo, seed=int(seed), verbose=False,
-                      min_points_per_centroid=1)
-    km.train(data)
-    _, assign = km.index.search(data, 1)
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(torch.get_num_threads() if threads is None else int(threads))
+    try:
+        km = faiss.Kmeans(d, k, niter=n_iter, nredo=n_redo, seed=int(seed), verbose=False,
+                          min_points_per_centroid=1)
+        km.train(data)
+        _, assign = km.index.search(data, 1)
+    finally:
+        faiss.omp_set_num_threads(previous)
     centroids = torch.from_numpy(km.centroids.copy()).to(device=x.device, dtype=x.dtype)
     return centroids, torch.from_numpy(assign[:, 0].astype("int64")).to(x.device)
