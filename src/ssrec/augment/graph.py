@@ -68,7 +68,7 @@ def drop_edges_per_layer(user: torch.Tensor, item: torch.Tensor, p: float, n_lay
                          ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Random-walk view: an independent edge dropout for every propagation layer.
 
-    SGL's "RW" augmentation (Wu et al., SIGIR'21, Eq. 6) keeps a different sub-graph at each
+    SGL's "RW" augmentation (Wu et al., SIGIR'21, Sec. 3.1) keeps a different sub-graph at each
     layer, so that a node's ``l``-hop neighbourhood is sampled along random paths. Each layer's
     sub-graph is exactly :func:`drop_edges` drawn from ``generator`` in layer order.
 

@@ -48,8 +48,8 @@ def info_nce_candidates(anchors: torch.Tensor, candidates: torch.Tensor, targets
     For anchor ``n`` with positive candidate ``t_n``:
     ``-log( exp(s(a_n, c_{t_n})/τ) / Σ_m exp(s(a_n, c_m)/τ) )``, with ``s`` the cosine
     similarity when ``normalize``. Used where the negatives are all users / items of the other
-    view (SGL, Wu et al., SIGIR'21, Eq. 9; NCL's structural loss, Lin et al., WWW'22, Eq. 6) or
-    all prototypes (NCL's semantic loss, Eq. 9).
+    view (SGL, Wu et al., SIGIR'21, Sec. 3.2; NCL's structural loss, Lin et al., WWW'22,
+    Sec. 3.2) or all prototypes (NCL's prototype loss, Sec. 3.3).
 
     Args:
         anchors: ``[B, D]``.
@@ -83,7 +83,7 @@ def info_nce_candidates(anchors: torch.Tensor, candidates: torch.Tensor, targets
 def alignment(x: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
     """Alignment of positive pairs, ``mean_n ||x̃_n - ỹ_n||^α`` on L2-normalised rows.
 
-    (Wang & Isola, ICML'20; DirectAU, Wang et al., KDD'22, Eq. 3.) Ranges over ``[0, 2^α]``;
+    (Wang & Isola, ICML'20; DirectAU, Wang et al., KDD'22, Sec. 4.) Ranges over ``[0, 2^α]``;
     0 when every pair points the same way.
 
     Args:
@@ -108,7 +108,7 @@ def alignment(x: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> torch.Ten
 def uniformity(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     """Uniformity on the unit hypersphere, ``log mean_{n<m} exp(-t ||x̃_n - x̃_m||²)``.
 
-    (Wang & Isola, ICML'20; DirectAU, Wang et al., KDD'22, Eq. 4.) Over all unordered pairs of
+    (Wang & Isola, ICML'20; DirectAU, Wang et al., KDD'22, Sec. 4.) Over all unordered pairs of
     distinct rows of the L2-normalised ``x``; lower is more uniform (``-4t`` at best, for two
     antipodal points; 0 when all rows coincide).
 

@@ -36,7 +36,9 @@ class DirectAU(GraphCF):
     of the encoder outputs (as in the official code).
 
     Wang et al., "Towards Representation Alignment and Uniformity in Collaborative Filtering",
-    KDD 2022 (Eqs. 3-4 alignment / uniformity, Eq. 5 ``L = l_align + γ l_uniform``).
+    KDD 2022, Sec. 4: ``l_align = E_(u,i)~p_pos ||f̃(u) - f̃(i)||²``,
+    ``l_uniform = (log E_(u,u') e^{-2||f̃(u) - f̃(u')||²} + log E_(i,i') e^{-2||f̃(i) - f̃(i')||²}) / 2``
+    (``f̃`` the L2-normalised encoder output), ``L = l_align + γ l_uniform``.
 
     Shapes: alignment over ``[B, D]`` pairs; uniformity over ``[B_u, D]`` and ``[B_i, D]``
     (``B_u(B_u-1)/2`` and ``B_i(B_i-1)/2`` pairs); ``score(users [B]) -> [B, I]``. The

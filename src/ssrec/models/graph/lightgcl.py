@@ -48,8 +48,9 @@ class LightGCL(GraphCF):
     logit clipped to ``[-5, 5]`` as in the official code. Scores use the main view.
 
     Cai et al., "LightGCL: Simple Yet Effective Graph Contrastive Learning for Recommendation",
-    ICLR 2023 (Eqs. 2-3 propagation, 5-6 SVD view, 7-8 InfoNCE, 10 overall loss
-    ``L_r + λ1 L_s + λ2 ||Θ||²``).
+    ICLR 2023, Sec. 3 (main view ``z^(l) = Ã z^(l-1)``; SVD view ``g^(l) = U_q S_q V_q^T ...``;
+    ``L_s = Σ_u -log(exp(g_u·z_u/τ) / Σ_v exp(g_u·z_v/τ))`` plus the item side; overall
+    ``L = L_r + λ1 L_s + λ2 ||Θ||²``).
 
     Shapes: ``U_q S_q`` ``[U, q]``, ``V_q S_q`` ``[I, q]``; InfoNCE logits ``[B_u, U]`` and
     ``[B_i, I]`` (distinct batch users; distinct positive and negative items);

@@ -31,20 +31,20 @@ class MixGCF(GraphCF):
     """MixGCF: LightGCN trained with synthesised hard negatives. For a pair (u, i) with
     candidate negatives ``v_1..v_M`` (the sampler's ``neg``):
 
-    1. positive mixing (Eq. 5): every layer's candidate embedding is interpolated towards the
+    1. positive mixing: every layer's candidate embedding is interpolated towards the
        positive, ``e'_{v_m}^(l) = α^(l) e_i^(l) + (1 - α^(l)) e_{v_m}^(l)``, with one
        ``α^(l) ~ U(0, 1)`` per pair and layer;
-    2. hop mixing (Eqs. 6-7): at each layer ``l`` the mixed candidate with the highest inner
+    2. hop mixing: at each layer ``l`` the mixed candidate with the highest inner
        product with the user's pooled representation ``e_u`` is picked (a detached arg-max), and
        the ``L+1`` picked layer embeddings are pooled (mean, as LightGCN) into the negative
-       ``e_{v^-}`` used by BPR (Eq. 8).
+       ``e_{v^-}`` used by BPR: ``-log σ(e_u·e_i - e_u·e_{v^-})``.
 
     Because ``α^(l)`` is shared by the candidates of a pair, the arg-max equals the arg-max of
     ``e_u · e_{v_m}^(l)``, so scores are taken on the raw candidates and only the ``L+1``
     picked embeddings are mixed (no ``[B, M, L+1, D]`` tensor carries gradients).
 
     Huang et al., "MixGCF: An Improved Training Method for Graph Neural Network-based
-    Recommender Systems", KDD 2021.
+    Recommender Systems", KDD 2021, Sec. 3 (positive mixing, hop mixing, pooling).
 
     Shapes: candidates ``[B, M]``; layer embeddings ``[B, L+1, D]``; ``score(users [B]) ->
     [B, I]``.

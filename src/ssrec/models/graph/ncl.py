@@ -60,16 +60,18 @@ class NCLConfig(GraphConfig):
 class NCL(GraphCF):
     """NCL: LightGCN with two neighbourhood-enriched contrastive losses.
 
-    * Structural (Eq. 6-7): a node's layer-0 embedding and its layer-``2h`` output (the
-      aggregate of its same-type ``2h``-hop neighbours) are positives; every other user (item)
-      at layer 0 is a negative. Item side weighted by α.
-    * Semantic / prototype (Eq. 9-10): at the start of each epoch after the warm-up (E-step),
-      k-means on the detached layer-0 user (item) embeddings gives ``k`` L2-normalised
-      prototypes ``c`` ``[k, D]`` and one cluster per node; each batch node's layer-0
-      embedding is pulled towards its prototype, the other prototypes are negatives (M-step).
+    * Structural (Sec. 3.2): ``L_S^U = Σ_u -log(exp(s(z_u^(2h), z_u^(0))/τ) /
+      Σ_v exp(s(z_u^(2h), z_v^(0))/τ))``: a user's layer-``2h`` output (the aggregate of its
+      same-type ``2h``-hop neighbours) and its layer-0 embedding are positives, every other
+      user at layer 0 a negative; ``L_S = L_S^U + α L_S^I``.
+    * Semantic / prototype (Sec. 3.3, an EM scheme): at the start of each epoch after the
+      warm-up (E-step), k-means on the detached layer-0 user (item) embeddings gives ``k``
+      L2-normalised prototypes ``c`` ``[k, D]`` and a cluster ``c_i`` per node;
+      ``L_P^U = Σ_u -log(exp(s(z_u^(0), c_i)/τ) / Σ_j exp(s(z_u^(0), c_j)/τ))`` (M-step), and
+      ``L_P = L_P^U + L_P^I``.
 
     Lin et al., "Improving Graph Collaborative Filtering with Neighborhood-enriched Contrastive
-    Learning", WWW 2022 (overall loss Eq. 12: ``L_bpr + λ1 L_S + λ2 L_P + λ3 ||Θ||²``).
+    Learning", WWW 2022; overall loss (Sec. 3.4) ``L_bpr + λ1 L_S + λ2 L_P + λ3 ||Θ||²``.
 
     Shapes: anchors ``[B_u, D]`` / ``[B_i, D]`` (distinct users / positive items of the
     batch), candidates ``[U, D]`` / ``[I, D]`` (structural) or ``[k, D]`` (prototypes);

@@ -45,8 +45,10 @@ class SGL(GraphCF):
     representation, with every other user (item) of view 2 as a negative. The recommendation
     view is plain LightGCN propagation over the full graph (layers ``0..L`` averaged).
 
-    Wu et al., "Self-supervised Graph Learning for Recommendation", SIGIR 2021: views Eqs. 4-6,
-    InfoNCE Eqs. 9-10 (``L = L_bpr + λ1 L_ssl + λ2 ||Θ||²``, Eq. 11).
+    Wu et al., "Self-supervised Graph Learning for Recommendation", SIGIR 2021, Sec. 3.1 (node
+    dropout, edge dropout, random walk views), Sec. 3.2 (``L_ssl^user = Σ_u -log(exp(s(z'_u,
+    z''_u)/τ) / Σ_v exp(s(z'_u, z''_v)/τ))``, ``s`` cosine, plus the item side) and Sec. 3.3
+    (``L = L_main + λ1 L_ssl + λ2 ||Θ||²``).
 
     Shapes: views are ``[U+I, U+I]`` sparse graphs (``L`` of them for ``"walk"``); InfoNCE over
     ``[B_u, D]`` anchors vs ``[U, D]`` candidates and ``[B_i, D]`` vs ``[I, D]`` (``B_u``,
