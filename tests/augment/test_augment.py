@@ -39,3 +39,46 @@ def test_node_dropout_removes_all_edges_of_dropped_nodes():
     dropped_users = set(range(50)) - set(ku.tolist())
     assert dropped_users and not (set(u[mask].tolist()) & dropped_users)
     assert 0.5 < mask.float().mean().item() < 0.75  # ~0.8 * 0.8
+
+
+def test_random_walk_draws_one_independent_edge_dropout_per_layer():
+    from ssrec.augment import drop_edges_per_layer
+
+    u = torch.arange(30000) % 200
+    i = torch.arange(30000) % 151
+    views = drop_edges_per_layer(u, i, 0.25, 3, generator=torch.Generator().manual_seed(3))
+    assert len(views) == 3
+    masks = [m for _, _, m in views]
+    for ku, ki, m in views:
+        assert abs((~m).float().mean().item() - 0.25) < 0.015
+        assert torch.equal(ku, u[m]) and torch.equal(ki, i[m])
+    # layers are independent draws: an edge survives two given layers w.p. 0.75^2
+    both = (masks[0] & masks[1]).float().mean().item()
+    assert abs(both - 0.75 ** 2) < 0.015
+    assert not torch.equal(masks[0], masks[1])
+    again = drop_edges_per_layer(u, i, 0.25, 3, generator=torch.Generator().manual_seed(3))
+    assert all(torch.equal(a[2], b[2]) for a, b in zip(views, again))
+    # the same stream as three consecutive edge dropouts
+    g = torch.Generator().manual_seed(3)
+    seq = [drop_edges(u, i, 0.25, generator=g)[2] for _ in range(3)]
+    assert all(torch.equal(a, b) for a, b in zip(masks, seq))
+    for ku, ki, m in drop_edges_per_layer(u, i, 0.0, 2):
+        assert m.all() and ku is u and ki is i
+    assert all(m.all() for _, _, m in drop_edges_per_layer(u, i, 0.5, 2, training=False))
+    with pytest.raises(ValueError):
+        drop_edges_per_layer(u, i, 1.0, 2)
+    with pytest.raises(ValueError, match="n_layers"):
+        drop_edges_per_layer(u, i, 0.1, 0)
+
+
+def test_node_dropout_rate_holds_per_node_type():
+    # every node has >= 10 distinct neighbours, so a kept node keeps some edge (1 - 0.3^10)
+    u = torch.arange(200000) // 10
+    i = (torch.arange(200000) * 7919) % 5000
+    ku, ki, mask = drop_nodes(u, i, 20000, 5000, 0.3, generator=torch.Generator().manual_seed(5))
+    kept_users = torch.unique(ku).numel() / 20000
+    kept_items = torch.unique(ki).numel() / 5000
+    assert abs(kept_users - 0.7) < 0.015 and abs(kept_items - 0.7) < 0.025  # ~4.5 sd
+    _, _, mask2 = drop_nodes(u, i, 20000, 5000, 0.3, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(mask, mask2)
+    assert drop_nodes(u, i, 20000, 5000, 0.0)[2].all()

@@ -46,3 +46,18 @@ def test_sparse_propagation_and_gradient_match_dense():
     out1, _ = propagate(adj, ego.detach(), 2, include_ego=False)
     torch.testing.assert_close(out1, (dense @ ego.detach() + dense @ dense @ ego.detach()) / 2,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_normalized_interactions_is_the_user_item_block_of_the_adjacency():
+    from ssrec.data.graph import normalized_interactions
+
+    rng = np.random.default_rng(2)
+    user, item = rng.integers(0, 7, 30), rng.integers(0, 9, 30)  # duplicates included
+    r = normalized_interactions(user, item, 7, 9)
+    assert r.shape == (7, 9) and r.dtype == np.float32
+    np.testing.assert_allclose(r.toarray(), dense_reference(user, item, 7, 9)[:7, 7:],
+                               rtol=1e-6, atol=1e-7)
+    # hand-computed: user 0 with 2 items, item 0 with 2 users -> 1 / sqrt(2 * 2)
+    r2 = normalized_interactions(np.array([0, 0, 1]), np.array([0, 1, 0]), 3, 2)
+    np.testing.assert_allclose(r2.toarray(), [[0.5, 2 ** -0.5], [2 ** -0.5, 0.0], [0.0, 0.0]],
+                               rtol=1e-6)

@@ -37,3 +37,56 @@ def test_l2_regularization():
     u = torch.tensor([[1.0, 2.0], [0.0, 1.0]])
     n = torch.ones(2, 3, 2)
     assert l2_regularization(u, n).item() == pytest.approx((6 + 12) / 4)
+
+
+def test_info_nce_candidates_by_hand():
+    from ssrec.losses import info_nce_candidates
+
+    a = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    c = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    t = 0.5
+    # cosine similarities: row 0 -> [1, 0, -1]; row 1 -> [1/√2, 1/√2, -1/√2]; targets 0 and 1
+    s0 = [1.0, 0.0, -1.0]
+    r = 2 ** -0.5
+    s1 = [r, r, -r]
+    l0 = -s0[0] / t + math.log(sum(math.exp(x / t) for x in s0))
+    l1 = -s1[1] / t + math.log(sum(math.exp(x / t) for x in s1))
+    got = info_nce_candidates(a, c, torch.tensor([0, 1]), t)
+    assert got.item() == pytest.approx((l0 + l1) / 2, rel=1e-6)
+    # unnormalised: raw inner products
+    raw = info_nce_candidates(a, c, torch.tensor([0, 1]), 1.0, normalize=False)
+    e0 = -1 + math.log(math.e + 1 + math.exp(-1))
+    e1 = -1 + math.log(math.e + math.e + math.exp(-1))
+    assert raw.item() == pytest.approx((e0 + e1) / 2, rel=1e-6)
+    # with the other view as candidates and identity targets it is the in-batch InfoNCE
+    x, y = torch.randn(7, 4), torch.randn(7, 4)
+    torch.testing.assert_close(info_nce_candidates(x, y, torch.arange(7), 0.2),
+                               info_nce(x, y, 0.2))
+    with pytest.raises(ValueError, match="temperature"):
+        info_nce_candidates(a, c, torch.tensor([0, 1]), 0.0)
+    with pytest.raises(ValueError, match="share D"):
+        info_nce_candidates(a, c[:, :1], torch.tensor([0, 1]), 0.2)
+    with pytest.raises(ValueError, match="targets"):
+        info_nce_candidates(a, c, torch.tensor([0]), 0.2)
+
+
+def test_alignment_and_uniformity_by_hand():
+    from ssrec.losses import alignment, uniformity
+
+    x = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    y = torch.tensor([[1.0, 1.0], [0.0, 0.5]])
+    # normalised pairs: (1,0) vs (1/√2,1/√2): ||d||² = 2 - √2;  (0,1) vs (0,1): 0
+    assert alignment(x, y).item() == pytest.approx((2 - 2 ** 0.5) / 2, rel=1e-6)
+    assert alignment(x, y, alpha=1).item() == pytest.approx((2 - 2 ** 0.5) ** 0.5 / 2, rel=1e-6)
+    # three points on the circle at 0°, 90°, 180°: squared distances 2, 4, 2
+    p = torch.tensor([[3.0, 0.0], [0.0, 1.0], [-0.5, 0.0]])
+    expected = math.log((math.exp(-4) + math.exp(-8) + math.exp(-4)) / 3)
+    assert uniformity(p).item() == pytest.approx(expected, rel=1e-6)
+    assert uniformity(p, t=1).item() == pytest.approx(
+        math.log((2 * math.exp(-2) + math.exp(-4)) / 3), rel=1e-6)
+    assert uniformity(torch.ones(5, 3)).item() == pytest.approx(0.0, abs=1e-6)
+    assert uniformity(torch.tensor([[1.0, 0.0], [-2.0, 0.0]])).item() == pytest.approx(-8.0)
+    with pytest.raises(ValueError):
+        uniformity(torch.ones(1, 3))
+    with pytest.raises(ValueError):
+        alignment(x, y[:1])

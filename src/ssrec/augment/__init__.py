@@ -5,6 +5,6 @@ no-op. Random draws come from the ``generator`` argument when given, on the inpu
 """
 
 from ssrec.augment.embedding import uniform_noise
-from ssrec.augment.graph import drop_edges, drop_nodes
+from ssrec.augment.graph import drop_edges, drop_edges_per_layer, drop_nodes
 
-__all__ = ["drop_edges", "drop_nodes", "uniform_noise"]
+__all__ = ["drop_edges", "drop_edges_per_layer", "drop_nodes", "uniform_noise"]

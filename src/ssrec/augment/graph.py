@@ -61,3 +61,32 @@ def drop_nodes(user: torch.Tensor, item: torch.Tensor, n_users: int, n_items: in
     keep_i = torch.rand(n_items, generator=generator, device=user.device) >= p
     mask = keep_u[user] & keep_i[item]
     return user[mask], item[mask], mask
+
+
+def drop_edges_per_layer(user: torch.Tensor, item: torch.Tensor, p: float, n_layers: int,
+                         generator: torch.Generator | None = None, training: bool = True
+                         ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Random-walk view: an independent edge dropout for every propagation layer.
+
+    SGL's "RW" augmentation (Wu et al., SIGIR'21, Sec. 3.1) keeps a different sub-graph at each
+    layer, so that a node's ``l``-hop neighbourhood is sampled along random paths. Each layer's
+    sub-graph is exactly :func:`drop_edges` drawn from ``generator`` in layer order.
+
+    Args:
+        user, item: ``int64 [E]`` edge endpoints.
+        p: drop probability in ``[0, 1)``, the same for every layer.
+        n_layers: ``L >= 1``, number of sub-graphs.
+        generator: random generator on the edges' device.
+        training: when False, every layer keeps every edge.
+
+    Returns:
+        ``L`` tuples ``(user_kept [E_l], item_kept [E_l], mask [E])``, layer 1 first.
+
+    Raises:
+        ValueError: if ``p`` is outside ``[0, 1)`` or ``n_layers < 1``.
+    """
+    _check_rate(p)
+    if n_layers < 1:
+        raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+    return [drop_edges(user, item, p, generator=generator, training=training)
+            for _ in range(n_layers)]

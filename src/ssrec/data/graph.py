@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 
@@ -61,5 +62,38 @@ def normalized_adjacency(
             # converted on every product
             csr = torch.sparse_csr_tensor(csr.crow_indices().to(torch.int32),
                                           csr.col_indices().to(torch.int32), csr.values(),
-                                          csr.shape)
+                                          csr.shape, check_invariants=False)
         return csr
+
+
+def normalized_interactions(user: np.ndarray, item: np.ndarray, n_users: int, n_items: int
+                            ) -> sp.csr_matrix:
+    """The normalised interaction matrix ``R̃ = D_u^{-1/2} R D_i^{-1/2}`` (``[U, I]``).
+
+    It is the user–item block of :func:`normalized_adjacency` (``Â[:U, U:] = R̃``), kept as a
+    SciPy matrix for linear algebra on it (e.g. LightGCL's truncated SVD). Duplicate edges count
+    once; users or items without edges have all-zero rows / columns.
+
+    Args:
+        user: ``int [E]`` user index per edge.
+        item: ``int [E]`` item index per edge.
+        n_users: ``U``.
+        n_items: ``I``.
+
+    Returns:
+        ``float32`` CSR matrix ``[U, I]`` with sorted indices.
+    """
+    r = sp.csr_matrix((np.ones(len(user), dtype=np.float32),
+                       (np.asarray(user, dtype=np.int64), np.asarray(item, dtype=np.int64))),
+                      shape=(n_users, n_items))
+    r.sum_duplicates()
+    r.data[:] = 1.0
+    du = np.asarray(r.sum(axis=1)).ravel()
+    di = np.asarray(r.sum(axis=0)).ravel()
+    with np.errstate(divide="ignore"):
+        du = np.where(du > 0, du ** -0.5, 0.0).astype(np.float32)
+        di = np.where(di > 0, di ** -0.5, 0.0).astype(np.float32)
+    out = sp.diags(du) @ r @ sp.diags(di)
+    out = sp.csr_matrix(out, dtype=np.float32)
+    out.sort_indices()
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -37,3 +39,94 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float,
     logits = a @ b.T / temperature  # [N, N]
     labels = torch.arange(a.shape[0], device=a.device)
     return F.cross_entropy(logits, labels)
+
+
+def info_nce_candidates(anchors: torch.Tensor, candidates: torch.Tensor, targets: torch.Tensor,
+                        temperature: float, normalize: bool = True) -> torch.Tensor:
+    """InfoNCE against a fixed candidate set (every candidate but the target is a negative).
+
+    For anchor ``n`` with positive candidate ``t_n``:
+    ``-log( exp(s(a_n, c_{t_n})/τ) / Σ_m exp(s(a_n, c_m)/τ) )``, with ``s`` the cosine
+    similarity when ``normalize``. Used where the negatives are all users / items of the other
+    view (SGL, Wu et al., SIGIR'21, Sec. 3.2; NCL's structural loss, Lin et al., WWW'22,
+    Sec. 3.2) or all prototypes (NCL's prototype loss, Sec. 3.3).
+
+    Args:
+        anchors: ``[B, D]``.
+        candidates: ``[N, D]``.
+        targets: ``int64 [B]``, index in ``[0, N)`` of each anchor's positive candidate.
+        temperature: τ > 0.
+        normalize: L2-normalise anchors and candidates first (default True).
+
+    Returns:
+        Scalar mean over the ``B`` anchors.
+
+    Raises:
+        ValueError: if ``temperature <= 0``, the embedding sizes differ or ``targets`` does not
+            have one entry per anchor.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if anchors.dim() != 2 or candidates.dim() != 2 or anchors.shape[1] != candidates.shape[1]:
+        raise ValueError(f"anchors [B, D] and candidates [N, D] must share D, got "
+                         f"{tuple(anchors.shape)} and {tuple(candidates.shape)}")
+    if targets.shape != (anchors.shape[0],):
+        raise ValueError(f"targets must have shape [{anchors.shape[0]}], got "
+                         f"{tuple(targets.shape)}")
+    if normalize:
+        anchors = F.normalize(anchors, dim=-1)
+        candidates = F.normalize(candidates, dim=-1)
+    logits = anchors @ candidates.T / temperature  # [B, N]
+    return F.cross_entropy(logits, targets)
+
+
+def alignment(x: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
+    """Alignment of positive pairs, ``mean_n ||x̃_n - ỹ_n||^α`` on L2-normalised rows.
+
+    (Wang & Isola, ICML'20; DirectAU, Wang et al., KDD'22, Sec. 4.) Ranges over ``[0, 2^α]``;
+    0 when every pair points the same way.
+
+    Args:
+        x: ``[N, D]``, e.g. user representations.
+        y: ``[N, D]``, their positive partners (e.g. interacted items), row-aligned.
+        alpha: exponent α > 0 (default 2).
+
+    Returns:
+        Scalar mean over the ``N`` pairs.
+
+    Raises:
+        ValueError: if the shapes differ or ``alpha <= 0``.
+    """
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
+    if alpha <= 0:
+        raise ValueError(f"alpha must be > 0, got {alpha}")
+    return (F.normalize(x, dim=-1) - F.normalize(y, dim=-1)).norm(dim=-1).pow(alpha).mean()
+
+
+def uniformity(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+    """Uniformity on the unit hypersphere, ``log mean_{n<m} exp(-t ||x̃_n - x̃_m||²)``.
+
+    (Wang & Isola, ICML'20; DirectAU, Wang et al., KDD'22, Sec. 4.) Over all unordered pairs of
+    distinct rows of the L2-normalised ``x``; lower is more uniform (``-4t`` at best, for two
+    antipodal points; 0 when all rows coincide).
+
+    Args:
+        x: ``[N, D]`` with ``N >= 2``.
+        t: ``t > 0`` (default 2).
+
+    Returns:
+        Scalar.
+
+    Raises:
+        ValueError: if ``N < 2`` or ``t <= 0``.
+    """
+    if x.dim() != 2 or x.shape[0] < 2:
+        raise ValueError(f"uniformity needs at least 2 rows of a [N, D] matrix, got "
+                         f"{tuple(x.shape)}")
+    if t <= 0:
+        raise ValueError(f"t must be > 0, got {t}")
+    sq = torch.pdist(F.normalize(x, dim=-1), p=2).pow(2)  # [N(N-1)/2]
+    # log-mean-exp, stable: logsumexp - log(count)
+    return torch.logsumexp(-t * sq, dim=0) - math.log(sq.numel())
