@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssrec.losses import bpr_loss, info_nce, l2_regularization
+from ssrec.losses import bpr_loss, cosine_loss, info_nce, l2_regularization
 
 
 def test_bpr_by_hand():
@@ -37,3 +37,16 @@ def test_l2_regularization():
     u = torch.tensor([[1.0, 2.0], [0.0, 1.0]])
     n = torch.ones(2, 3, 2)
     assert l2_regularization(u, n).item() == pytest.approx((6 + 12) / 4)
+
+
+def test_cosine_loss_by_hand():
+    p = torch.tensor([[1.0, 0.0], [0.0, 1.0], [3.0, 4.0]])
+    z = torch.tensor([[1.0, 1.0], [0.0, -2.0], [6.0, 8.0]])
+    # 1 - cos per row: 1 - 1/sqrt(2), 1 - (-1) = 2, 1 - 1 = 0
+    expected = ((1 - 1 / math.sqrt(2)) + 2 + 0) / 3
+    assert cosine_loss(p, z).item() == pytest.approx(expected, rel=1e-6)
+    # = mean ||p/|p| - z/|z| ||^2 / 2 (the BYOL / BUIR regression loss, halved)
+    sq = (F.normalize(p, dim=1) - F.normalize(z, dim=1)).pow(2).sum(1).mean() / 2
+    assert cosine_loss(p, z).item() == pytest.approx(sq.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="same shape"):
+        cosine_loss(p, z[:2])

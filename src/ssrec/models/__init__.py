@@ -5,24 +5,34 @@ Importing this package registers every built-in model in :data:`MODELS`.
 
 from ssrec.models.base import MODELS, LossOutput, ModelConfig, Recommender, TrainContext, register_model
 from ssrec.models.cf import EmbeddingCF, GraphCF
+from ssrec.models.general.itemknn import ItemKNN
 from ssrec.models.general.mf import MF
 from ssrec.models.general.mostpop import MostPop
+from ssrec.models.general.ssl4rec import SSL4Rec
+from ssrec.models.general.userknn import UserKNN
+from ssrec.models.graph.buir import BUIR
 from ssrec.models.graph.lightgcn import LightGCN
+from ssrec.models.graph.selfcf import SelfCF
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
 
 __all__ = [
+    "BUIR",
     "MF",
     "MODELS",
     "EmbeddingCF",
     "GraphCF",
+    "ItemKNN",
     "LightGCN",
     "LossOutput",
     "ModelConfig",
     "MostPop",
     "Recommender",
+    "SSL4Rec",
+    "SelfCF",
     "SimGCL",
     "TrainContext",
+    "UserKNN",
     "XSimGCL",
     "register_model",
 ]
