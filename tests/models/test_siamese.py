@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ssrec.losses import batch_softmax
 from ssrec.models import BUIR, SSL4Rec, SelfCF
 from ssrec.sampling import make_sampler
 
@@ -69,12 +70,22 @@ def test_selfcf_history_stores_the_last_online_output(planted):
     torch.testing.assert_close(t_u, 0.3 * u + 0.7 * 2 * u)
 
 
-@pytest.mark.parametrize("view,cl_items", [("dropout", "batch"), ("mask", "uniform")])
-def test_ssl4rec_losses_and_cosine_scores(view, cl_items, planted):
+@pytest.mark.parametrize("view,cl_items,logq", [("dropout", "batch", False),
+                                                 ("mask", "uniform", True)])
+def test_ssl4rec_losses_and_cosine_scores(view, cl_items, logq, planted):
     torch.manual_seed(0)
-    model = SSL4Rec.build(planted, SSL4Rec.Config(view=view, cl_items=cl_items, drop_rate=0.3))
+    model = SSL4Rec.build(planted, SSL4Rec.Config(view=view, cl_items=cl_items, drop_rate=0.3,
+                                                  logq_correction=logq))
     model.generator = torch.Generator().manual_seed(0)
-    out = model.loss(first_batch(planted))
+    batch = first_batch(planted)
+    out = model.loss(batch)
+    with torch.no_grad():  # the main loss is the batch softmax, logQ-corrected on request
+        pop = torch.as_tensor(planted.item_popularity, dtype=torch.float64)
+        log_q = (pop / pop.sum()).log().float()[batch.pos] if logq else None
+        q = model.user_tower(model.user_embedding(batch.users))
+        v = model.item_tower(model.item_embedding(batch.pos))
+        expected = batch_softmax(q, v, model.cfg.tau, log_q=log_q)
+    torch.testing.assert_close(out.parts["softmax"], expected)
     assert set(out.parts) == {"softmax", "cl", "reg"}
     assert out.parts["cl"] > 0 and torch.isfinite(out.total)
     out.total.backward()

@@ -10,7 +10,7 @@ from pydantic import Field
 from torch import nn
 
 from ssrec.augment import complementary_masks, embedding_dropout
-from ssrec.losses import info_nce, l2_regularization
+from ssrec.losses import batch_softmax, info_nce, l2_regularization
 from ssrec.models.base import LossOutput, register_model
 from ssrec.models.cf import EmbeddingCF, EmbeddingConfig
 
@@ -35,6 +35,10 @@ class SSL4RecConfig(EmbeddingConfig):
         cl_items: items of the self-supervised task: ``"batch"`` the distinct positive items of
             the batch (SELFRec), ``"uniform"`` as many items drawn uniformly without
             replacement (the paper's choice, so that the SSL task also covers tail items).
+        logq_correction: subtract each in-batch item's log sampling probability (its share of
+            the training interactions) from its logits in the main loss (Yi et al., RecSys
+            2019), so that the popularity-sampled in-batch negatives do not demote popular
+            items (False, as SELFRec).
     """
 
     hidden_dim: int = Field(1024, ge=1)
@@ -44,6 +48,7 @@ class SSL4RecConfig(EmbeddingConfig):
     drop_rate: float = Field(0.1, ge=0, lt=1)
     view: Literal["dropout", "mask"] = "dropout"
     cl_items: Literal["batch", "uniform"] = "batch"
+    logq_correction: bool = False
 
 
 def _tower(cfg: SSL4RecConfig) -> nn.Sequential:
@@ -64,7 +69,8 @@ class SSL4Rec(EmbeddingCF):
 
     * ``q_u = g(x_u)``, ``v_i = t(x_i)``: towers ``Linear(D, H) → ReLU → Linear(H, O) → tanh``;
     * main loss: in-batch softmax ``−mean_n log[exp(ŝ(q_n, v_n)/τ) / Σ_m exp(ŝ(q_n, v_m)/τ)]``
-      with cosine ``ŝ`` (:func:`~ssrec.losses.info_nce`; no log-Q correction, as SELFRec);
+      with cosine ``ŝ`` (:func:`~ssrec.losses.batch_softmax`), optionally with the logQ
+      correction ``ŝ(q_n, v_m)/τ − log Q_m`` (``logq_correction``);
     * self-supervised loss on items ``j``: the same InfoNCE between ``t(aug₁(x_j))`` and
       ``t(aug₂(x_j))``;
     * total ``L = L_main + α L_self + l2_reg · ‖x_batch‖² / (2B)``;
@@ -86,6 +92,8 @@ class SSL4Rec(EmbeddingCF):
         super().__init__(cfg, data)
         self.user_tower = _tower(cfg)
         self.item_tower = _tower(cfg)
+        pop = torch.as_tensor(data.item_popularity, dtype=torch.float64)
+        self.register_buffer("log_q", (pop / pop.sum()).log().float(), persistent=False)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         """L2-normalised tower outputs ``[U, O]`` and ``[I, O]`` (inner product = cosine)."""
@@ -101,7 +109,8 @@ class SSL4Rec(EmbeddingCF):
     def loss(self, batch: PairBatch) -> LossOutput:
         cfg = self.cfg
         x_u, x_i = self.user_embedding(batch.users), self.item_embedding(batch.pos)  # [B, D]
-        main = info_nce(self.user_tower(x_u), self.item_tower(x_i), cfg.tau)
+        main = batch_softmax(self.user_tower(x_u), self.item_tower(x_i), cfg.tau,
+                             log_q=self.log_q[batch.pos] if cfg.logq_correction else None)
         if cfg.cl_items == "uniform":
             n = min(len(batch), self.n_items)
             items = torch.randperm(self.n_items, generator=self.generator,
