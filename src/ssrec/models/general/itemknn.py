@@ -62,4 +62,4 @@ class ItemKNN(Recommender):
                               self.n_items)  # [B, I]
         sim_t = csr_tensor(self.sim_t_crow, self.sim_t_col, self.sim_t_val,
                            (self.n_items, self.n_items))
-        return torch.sparse.mm(sim_t, hist.T).T  # [B, I]
+        return torch.sparse.mm(sim_t, hist.T.contiguous()).T  # [B, I]

@@ -63,4 +63,4 @@ class UserKNN(Recommender):
                                  self.n_users)  # [B, U]
         inter_t = csr_tensor(self.inter_t_crow, self.inter_t_col, self.inter_t_val,
                              (self.n_items, self.n_users))
-        return torch.sparse.mm(inter_t, weights.T).T  # [B, I]
+        return torch.sparse.mm(inter_t, weights.T.contiguous()).T  # [B, I]
