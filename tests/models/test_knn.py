@@ -9,7 +9,14 @@ import torch
 
 from conftest import require_dataset
 from ssrec.models import ItemKNN, UserKNN
-from ssrec.models.layers import cosine_topk, csr_buffers, csr_rows_dense
+from ssrec.models.layers import (
+    cosine_topk,
+    csr_buffers,
+    csr_rows,
+    csr_rows_dense,
+    csr_rows_times,
+    csr_tensor,
+)
 
 
 def dense_topk(x: np.ndarray, k: int, shrink: float = 0.0) -> np.ndarray:
@@ -53,12 +60,19 @@ def test_cosine_topk_by_hand_and_errors():
         cosine_topk(x, 2, shrink=-1.0)
 
 
-def test_csr_rows_dense_matches_indexing():
-    m = sp.random(9, 6, density=0.4, random_state=1, format="csr", dtype=np.float32)
+def test_csr_row_gathers_and_products_match_dense_indexing():
+    d = sp.random(9, 6, density=0.4, random_state=1, dtype=np.float32).toarray()
+    d[2] = 0.0  # an empty row
+    m = sp.csr_matrix(d)
     crow, col, val = csr_buffers(m)
-    rows = torch.tensor([3, 0, 3, 8, 1])
-    got = csr_rows_dense(crow, col, val, rows, 6)
-    np.testing.assert_allclose(got.numpy(), m.toarray()[rows.numpy()], rtol=1e-6)
+    rows = torch.tensor([3, 0, 2, 3, 8, 1])
+    dense = m.toarray()[rows.numpy()]
+    np.testing.assert_allclose(csr_rows_dense(crow, col, val, rows, 6).numpy(), dense, rtol=1e-6)
+    sub = csr_rows(crow, col, val, rows)
+    np.testing.assert_allclose(csr_tensor(*sub, (6, 6)).to_dense().numpy(), dense, rtol=1e-6)
+    other = sp.random(6, 4, density=0.5, random_state=2, format="csr", dtype=np.float32)
+    got = csr_rows_times(crow, col, val, rows, csr_tensor(*csr_buffers(other), (6, 4)))
+    np.testing.assert_allclose(got.numpy(), dense @ other.toarray(), rtol=1e-5, atol=1e-7)
 
 
 def test_knn_scores_equal_the_dense_formulas(planted):

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from ssrec.data.dataset import InteractionData
 from ssrec.models.base import ModelConfig, Recommender, register_model
-from ssrec.models.layers import cosine_topk, csr_buffers, csr_rows_dense, csr_tensor
+from ssrec.models.layers import cosine_topk, csr_buffers, csr_rows_times, csr_tensor
 
 
 class ItemKNNConfig(ModelConfig):
@@ -39,8 +39,9 @@ class ItemKNN(Recommender):
     Nothing is trained (``trainable = False``): ``S`` is built at construction with
     :func:`~ssrec.models.layers.cosine_topk` and kept as CSR buffers (saved with the model).
     Memory: ``S`` holds at most ``I·k`` entries; building it needs one dense ``[b, I]`` block
-    at a time (32 MiB); scoring a block of ``B`` users makes the dense ``[B, I]`` history and
-    score blocks with one sparse product (no dense ``I × I`` matrix).
+    at a time (32 MiB); scoring a block of ``B`` users is one sparse-sparse product
+    ``R[users] S`` (about ``B·|I_u|·k`` multiply-adds) densified into the ``[B, I]`` scores
+    (no dense ``I × I`` matrix).
 
     Shapes: ``score(users [B]) -> [B, I]``. Config: ``k`` 50, ``shrink`` 0.
     """
@@ -52,14 +53,11 @@ class ItemKNN(Recommender):
     def __init__(self, cfg: ItemKNNConfig, data: InteractionData):
         super().__init__(cfg, data)
         sim = cosine_topk(data.train_csr.T, cfg.k, cfg.shrink)  # [I, I], row i: i's neighbours
-        for name, t in zip(("sim_t_crow", "sim_t_col", "sim_t_val"), csr_buffers(sim.T)):
-            self.register_buffer(name, t)  # Sᵀ, so that scoresᵀ = Sᵀ R[users]ᵀ
+        for name, t in zip(("sim_crow", "sim_col", "sim_val"), csr_buffers(sim)):
+            self.register_buffer(name, t)  # S [I, I]
         for name, t in zip(("hist_crow", "hist_col", "hist_val"), csr_buffers(data.train_csr)):
             self.register_buffer(name, t)  # R [U, I]
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
-        hist = csr_rows_dense(self.hist_crow, self.hist_col, self.hist_val, users,
-                              self.n_items)  # [B, I]
-        sim_t = csr_tensor(self.sim_t_crow, self.sim_t_col, self.sim_t_val,
-                           (self.n_items, self.n_items))
-        return torch.sparse.mm(sim_t, hist.T.contiguous()).T  # [B, I]
+        sim = csr_tensor(self.sim_crow, self.sim_col, self.sim_val, (self.n_items, self.n_items))
+        return csr_rows_times(self.hist_crow, self.hist_col, self.hist_val, users, sim)  # [B, I]

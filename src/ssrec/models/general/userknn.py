@@ -7,7 +7,7 @@ from pydantic import Field
 
 from ssrec.data.dataset import InteractionData
 from ssrec.models.base import ModelConfig, Recommender, register_model
-from ssrec.models.layers import cosine_topk, csr_buffers, csr_rows_dense, csr_tensor
+from ssrec.models.layers import cosine_topk, csr_buffers, csr_rows_times, csr_tensor
 
 
 class UserKNNConfig(ModelConfig):
@@ -39,8 +39,9 @@ class UserKNN(Recommender):
     Nothing is trained (``trainable = False``): ``W`` is built at construction with
     :func:`~ssrec.models.layers.cosine_topk` and kept as CSR buffers (saved with the model).
     Memory: ``W`` holds at most ``U·k`` entries; building it needs one dense ``[b, U]`` block at
-    a time (32 MiB); scoring a block of ``B`` users makes dense ``[B, U]`` neighbour weights and
-    the ``[B, I]`` scores with one sparse product (no dense ``U × U`` matrix).
+    a time (32 MiB); scoring a block of ``B`` users is one sparse-sparse product ``W[users] R``
+    (about ``B·k·|I_v|`` multiply-adds) densified into the ``[B, I]`` scores (no dense
+    ``U × U`` matrix).
 
     Shapes: ``score(users [B]) -> [B, I]``. Config: ``k`` 50, ``shrink`` 0.
     """
@@ -53,14 +54,11 @@ class UserKNN(Recommender):
         super().__init__(cfg, data)
         sim = cosine_topk(data.train_csr, cfg.k, cfg.shrink)  # [U, U], row u: u's neighbours
         for name, t in zip(("sim_crow", "sim_col", "sim_val"), csr_buffers(sim)):
-            self.register_buffer(name, t)
-        for name, t in zip(("inter_t_crow", "inter_t_col", "inter_t_val"),
-                           csr_buffers(data.train_csr.T)):
-            self.register_buffer(name, t)  # Rᵀ [I, U], so that scoresᵀ = Rᵀ W[users]ᵀ
+            self.register_buffer(name, t)  # W [U, U]
+        for name, t in zip(("inter_crow", "inter_col", "inter_val"), csr_buffers(data.train_csr)):
+            self.register_buffer(name, t)  # R [U, I]
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
-        weights = csr_rows_dense(self.sim_crow, self.sim_col, self.sim_val, users,
-                                 self.n_users)  # [B, U]
-        inter_t = csr_tensor(self.inter_t_crow, self.inter_t_col, self.inter_t_val,
-                             (self.n_items, self.n_users))
-        return torch.sparse.mm(inter_t, weights.T.contiguous()).T  # [B, I]
+        inter = csr_tensor(self.inter_crow, self.inter_col, self.inter_val,
+                           (self.n_users, self.n_items))
+        return csr_rows_times(self.sim_crow, self.sim_col, self.sim_val, users, inter)  # [B, I]

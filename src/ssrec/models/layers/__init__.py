@@ -1,8 +1,15 @@
 """Reusable layers."""
 
-from ssrec.models.layers.knn import cosine_topk, csr_buffers, csr_rows_dense, csr_tensor
+from ssrec.models.layers.knn import (
+    cosine_topk,
+    csr_buffers,
+    csr_rows,
+    csr_rows_dense,
+    csr_rows_times,
+    csr_tensor,
+)
 from ssrec.models.layers.momentum import ema_
 from ssrec.models.layers.propagation import propagate, spmm
 
-__all__ = ["cosine_topk", "csr_buffers", "csr_rows_dense", "csr_tensor", "ema_", "propagate",
-           "spmm"]
+__all__ = ["cosine_topk", "csr_buffers", "csr_rows", "csr_rows_dense", "csr_rows_times",
+           "csr_tensor", "ema_", "propagate", "spmm"]

@@ -2,9 +2,9 @@
 
 * :func:`cosine_topk` builds a top-``k`` cosine neighbourhood between the rows of a sparse
   matrix block by block, so the full ``N × N`` similarity matrix is never materialised.
-* :func:`csr_rows_dense` gathers rows of a CSR matrix (held as torch tensors on any device)
-  into a dense block; :func:`csr_tensor` wraps CSR arrays as a torch sparse tensor for
-  ``torch.sparse.mm``. Together they score a block of users with sparse products only.
+* :func:`csr_rows` gathers rows of a CSR matrix held as torch tensors (on any device);
+  :func:`csr_rows_times` multiplies them with a sparse matrix, which scores a block of users
+  with one sparse-sparse product (no dense ``N × N`` matrix, no dense product).
 """
 
 from __future__ import annotations
@@ -78,29 +78,46 @@ def cosine_topk(x: sp.spmatrix, k: int, shrink: float = 0.0,
     return out
 
 
-def csr_rows_dense(crow: torch.Tensor, col: torch.Tensor, val: torch.Tensor,
-                   rows: torch.Tensor, n_cols: int) -> torch.Tensor:
-    """Rows of a CSR matrix as a dense block.
+def csr_rows(crow: torch.Tensor, col: torch.Tensor, val: torch.Tensor, rows: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows of a CSR matrix as a smaller CSR matrix (vectorised gather, any device).
 
     Args:
         crow: ``int64 [N+1]`` row pointers.
         col: ``int64 [nnz]`` column indices.
         val: ``float [nnz]`` values.
         rows: ``int64 [B]`` rows to gather (repeats allowed).
-        n_cols: number of columns ``M``.
 
     Returns:
-        Dense ``[B, M]`` on ``val``'s device and dtype.
+        ``(crow [B+1], col [nnz_B], val [nnz_B])`` of the ``[B, M]`` sub-matrix.
     """
     start = crow[rows]
     counts = crow[rows + 1] - start  # [B]
-    b = rows.shape[0]
-    row_of = torch.repeat_interleave(torch.arange(b, device=crow.device), counts)  # [nnz_B]
-    offsets = torch.cumsum(counts, 0) - counts
-    pos = start[row_of] + torch.arange(row_of.shape[0], device=crow.device) - offsets[row_of]
-    out = torch.zeros(b, n_cols, dtype=val.dtype, device=val.device)
-    out[row_of, col[pos]] = val[pos]
+    row_of = torch.repeat_interleave(torch.arange(rows.shape[0], device=crow.device), counts)
+    new_crow = torch.zeros(rows.shape[0] + 1, dtype=crow.dtype, device=crow.device)
+    new_crow[1:] = torch.cumsum(counts, 0)
+    pos = start[row_of] + torch.arange(row_of.shape[0], device=crow.device) - new_crow[row_of]
+    return new_crow, col[pos], val[pos]
+
+
+def csr_rows_dense(crow: torch.Tensor, col: torch.Tensor, val: torch.Tensor,
+                   rows: torch.Tensor, n_cols: int) -> torch.Tensor:
+    """Rows of a CSR matrix as a dense ``[B, n_cols]`` block (see :func:`csr_rows`)."""
+    sub_crow, sub_col, sub_val = csr_rows(crow, col, val, rows)
+    counts = sub_crow[1:] - sub_crow[:-1]
+    row_of = torch.repeat_interleave(torch.arange(rows.shape[0], device=crow.device), counts)
+    out = torch.zeros(rows.shape[0], n_cols, dtype=val.dtype, device=val.device)
+    out[row_of, sub_col] = sub_val
     return out
+
+
+def csr_rows_times(crow: torch.Tensor, col: torch.Tensor, val: torch.Tensor,
+                   rows: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """``A[rows] @ B`` as a dense ``[B, M]`` block, for CSR ``A [N, K]`` (arrays) and a sparse
+    CSR tensor ``B [K, M]``: one sparse-sparse product, so the cost is the number of
+    multiply-adds that touch non-zeros (e.g. ``B·k·deg`` for KNN scoring), not ``B·K·M``."""
+    sub = csr_tensor(*csr_rows(crow, col, val, rows), (rows.shape[0], other.shape[0]))
+    return torch.sparse.mm(sub, other).to_dense()
 
 
 def csr_tensor(crow: torch.Tensor, col: torch.Tensor, val: torch.Tensor,
