@@ -116,7 +116,7 @@ class SSL4Rec(EmbeddingCF):
             items = torch.randperm(self.n_items, generator=self.generator,
                                    device=batch.pos.device)[:n]
         else:
-            items = torch.unique(batch.pos)
+            items = batch.distinct_pos()
         v1, v2 = self._views(self.item_embedding(items))
         cl = info_nce(self.item_tower(v1), self.item_tower(v2), cfg.tau)
         parts = {"softmax": main, "cl": cfg.cl_weight * cl,
