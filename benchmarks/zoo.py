@@ -15,8 +15,8 @@ Protocol (also written above the table):
 * ml-100k: ratings >= 4 are positives; per-user random 80/10/10 train/valid/test split
   (seed 2020). The data options are passed here, not through a preset, because ml-100k is also
   used with leave-one-out by the sequential models.
-* Training budget and tuned per-model hyper-parameters come from the dataset presets
-  (``src/ssrec/presets/<dataset>.yaml``); everything else is the model's paper default.
+* The training budget (lastfm: its preset; ml-100k: set here) and tuned per-model
+  hyper-parameters (the ``models:`` entries of ``src/ssrec/presets/<dataset>.yaml``); everything else is the model's paper default.
 
 Outputs: ``benchmarks/results/zoo.json`` (raw numbers, one record per cell) and ``docs/zoo.md``.
 Per-cell run folders (config, per-epoch log) go to ``runs/zoo/<dataset>/<model>/``.
@@ -57,9 +57,10 @@ DATASETS: dict[str, dict[str, Any]] = {
     },
     "ml-100k": {
         "overrides": ["data.rating_threshold=4", "data.split=ratio",
-                      "data.ratios=[0.8,0.1,0.1]"],
+                      "data.ratios=[0.8,0.1,0.1]", "train.epochs=300", "train.min_epochs=30"],
         "protocol": "ratings >= 4 are positives (the rest dropped); per-user random 80/10/10 "
-                    "train/validation/test split (seed 2020)",
+                    "train/validation/test split (seed 2020); at most 300 epochs, early stopping not before "
+                    "epoch 30",
     },
 }
 BASELINE = "LightGCN"

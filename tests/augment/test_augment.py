@@ -1,7 +1,15 @@
 import pytest
 import torch
 
-from ssrec.augment import drop_edges, drop_nodes, uniform_noise
+from ssrec.augment import (
+    complementary_masks,
+    drop_edges,
+    drop_nodes,
+    edge_dropout_adjacency,
+    embedding_dropout,
+    uniform_noise,
+)
+from ssrec.data.graph import normalized_adjacency
 
 
 def test_uniform_noise_has_norm_eps_and_keeps_signs():
@@ -82,3 +90,43 @@ def test_node_dropout_rate_holds_per_node_type():
     _, _, mask2 = drop_nodes(u, i, 20000, 5000, 0.3, generator=torch.Generator().manual_seed(5))
     assert torch.equal(mask, mask2)
     assert drop_nodes(u, i, 20000, 5000, 0.0)[2].all()
+def test_embedding_dropout_rate_scale_and_reproducibility():
+    x = torch.full((400, 50), 2.0)
+    y = embedding_dropout(x, 0.25, generator=torch.Generator().manual_seed(3))
+    zero = y == 0
+    assert abs(zero.float().mean().item() - 0.25) < 0.02
+    torch.testing.assert_close(y[~zero], torch.full(((~zero).sum().item(),), 2.0 / 0.75))
+    assert abs(y.mean().item() - 2.0) < 0.05  # inverted dropout keeps the expectation
+    y2 = embedding_dropout(x, 0.25, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(y, y2)
+    assert embedding_dropout(x, 0.0) is x and embedding_dropout(x, 0.5, training=False) is x
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError):
+            embedding_dropout(x, bad)
+
+
+def test_complementary_masks_split_every_entry_into_exactly_one_view():
+    x = torch.randn(300, 40)
+    a, b = complementary_masks(x, 0.3, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(a + b, x)
+    assert not ((a != 0) & (b != 0)).any()
+    assert abs((b != 0).float().mean().item() - 0.3) < 0.02  # b holds what a hides
+    with pytest.raises(ValueError):
+        complementary_masks(x, 1.0)
+
+
+def test_edge_dropout_adjacency_is_the_normalised_graph_of_the_kept_edges():
+    u = torch.tensor([0, 0, 1, 2, 2, 2, 3])
+    i = torch.tensor([0, 1, 1, 0, 2, 3, 3])
+    adj = edge_dropout_adjacency(u, i, 4, 4, 0.4, generator=torch.Generator().manual_seed(5))
+    _, _, mask = drop_edges(u, i, 0.4, generator=torch.Generator().manual_seed(5))
+    assert 0 < mask.sum() < len(u)
+    # dense reference: A over kept edges, D^-1/2 A D^-1/2 with degrees of the kept graph
+    a = torch.zeros(8, 8)
+    a[u[mask], 4 + i[mask]] = 1.0
+    a[4 + i[mask], u[mask]] = 1.0
+    deg = a.sum(1)
+    dinv = torch.where(deg > 0, deg.pow(-0.5), torch.zeros_like(deg))
+    torch.testing.assert_close(adj.to_dense(), dinv[:, None] * a * dinv[None, :])
+    full = edge_dropout_adjacency(u, i, 4, 4, 0.0)
+    torch.testing.assert_close(full.to_dense(), normalized_adjacency(u, i, 4, 4).to_dense())

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssrec.losses import bpr_loss, info_nce, l2_regularization
+from ssrec.losses import batch_softmax, bpr_loss, cosine_loss, info_nce, l2_regularization
 
 
 def test_bpr_by_hand():
@@ -90,3 +90,31 @@ def test_alignment_and_uniformity_by_hand():
         uniformity(torch.ones(1, 3))
     with pytest.raises(ValueError):
         alignment(x, y[:1])
+def test_cosine_loss_by_hand():
+    p = torch.tensor([[1.0, 0.0], [0.0, 1.0], [3.0, 4.0]])
+    z = torch.tensor([[1.0, 1.0], [0.0, -2.0], [6.0, 8.0]])
+    # 1 - cos per row: 1 - 1/sqrt(2), 1 - (-1) = 2, 1 - 1 = 0
+    expected = ((1 - 1 / math.sqrt(2)) + 2 + 0) / 3
+    assert cosine_loss(p, z).item() == pytest.approx(expected, rel=1e-6)
+    # = mean ||p/|p| - z/|z| ||^2 / 2 (the BYOL / BUIR regression loss, halved)
+    sq = (F.normalize(p, dim=1) - F.normalize(z, dim=1)).pow(2).sum(1).mean() / 2
+    assert cosine_loss(p, z).item() == pytest.approx(sq.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="same shape"):
+        cosine_loss(p, z[:2])
+
+
+def test_batch_softmax_by_hand():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    v = torch.tensor([[2.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    t = 0.5
+    s = F.normalize(q, dim=1) @ F.normalize(v, dim=1).T / t  # [3, 3] cosine logits
+    plain = -torch.stack([torch.log_softmax(s[n], 0)[n] for n in range(3)]).mean()
+    assert batch_softmax(q, v, t).item() == pytest.approx(plain.item(), rel=1e-6)
+    assert batch_softmax(q, v, t).item() == pytest.approx(info_nce(q, v, t).item(), rel=1e-6)
+    # logQ correction: subtract log Q of each column's item
+    log_q = torch.log(torch.tensor([0.5, 0.2, 0.5]))
+    c = s - log_q[None, :]
+    corrected = -torch.stack([torch.log_softmax(c[n], 0)[n] for n in range(3)]).mean()
+    assert batch_softmax(q, v, t, log_q=log_q).item() == pytest.approx(corrected.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="temperature"):
+        batch_softmax(q, v, 0.0)

@@ -4,7 +4,8 @@ Rates are always *drop* probabilities in ``[0, 1)``; a rate of 0 (or ``training=
 no-op. Random draws come from the ``generator`` argument when given, on the input's device.
 """
 
-from ssrec.augment.embedding import uniform_noise
-from ssrec.augment.graph import drop_edges, drop_edges_per_layer, drop_nodes
+from ssrec.augment.embedding import complementary_masks, embedding_dropout, uniform_noise
+from ssrec.augment.graph import drop_edges, drop_edges_per_layer, drop_nodes, edge_dropout_adjacency
 
-__all__ = ["drop_edges", "drop_edges_per_layer", "drop_nodes", "uniform_noise"]
+__all__ = ["complementary_masks", "drop_edges", "drop_edges_per_layer", "drop_nodes",
+           "edge_dropout_adjacency", "embedding_dropout", "uniform_noise"]

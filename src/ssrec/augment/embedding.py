@@ -34,3 +34,63 @@ def uniform_noise(x: torch.Tensor, eps: float, generator: torch.Generator | None
     noise.mul_(eps)
     # in place on temporaries (fewer allocations); sign(x) carries no gradient
     return x + torch.sign(x.detach()).mul_(noise)
+
+
+def _check_rate(p: float) -> None:
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"drop rate must be in [0, 1), got {p}")
+
+
+def embedding_dropout(x: torch.Tensor, p: float, generator: torch.Generator | None = None,
+                      training: bool = True) -> torch.Tensor:
+    """Inverted dropout on embedding entries: each entry is zeroed with probability ``p`` and
+    the survivors are scaled by ``1 / (1 - p)``, so ``E[x'] = x``.
+
+    The "embedding dropout" perturbation of SelfCF (Zhou et al., ACM TORS 2023) and the
+    feature-dropout view of SSL4Rec applied to ID embeddings (Yao et al., CIKM'21, as adapted
+    by SELFRec). Unlike ``torch.nn.functional.dropout`` it draws from ``generator``.
+
+    Args:
+        x: ``[N, D]`` (any shape) embeddings.
+        p: drop probability in ``[0, 1)``.
+        generator: random generator on ``x``'s device (default: the global one).
+        training: when False, return ``x`` unchanged.
+
+    Returns:
+        A new tensor shaped like ``x`` (``x`` itself when ``p == 0`` or not training).
+
+    Raises:
+        ValueError: if ``p`` is outside ``[0, 1)``.
+    """
+    _check_rate(p)
+    if not training or p == 0.0:
+        return x
+    keep = torch.rand(x.shape, generator=generator, device=x.device) >= p
+    return x * keep.to(x.dtype) / (1.0 - p)
+
+
+def complementary_masks(x: torch.Tensor, p: float = 0.5,
+                        generator: torch.Generator | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two views with complementary feature masks: a random subset of each row's entries
+    (each entry independently with probability ``p``) is zeroed in the first view and kept in
+    the second, and vice versa.
+
+    The random feature masking (RFM) of SSL4Rec (Yao et al., CIKM'21), applied to the
+    dimensions of an ID embedding: the two views share no visible feature, so the contrastive
+    task must relate them through what the model learned.
+
+    Args:
+        x: ``[N, D]`` embeddings.
+        p: probability that an entry is hidden in the first view, in ``[0, 1)``.
+        generator: random generator on ``x``'s device.
+
+    Returns:
+        ``(view1 [N, D], view2 [N, D])`` with ``view1 + view2 == x``.
+
+    Raises:
+        ValueError: if ``p`` is outside ``[0, 1)``.
+    """
+    _check_rate(p)
+    hide = (torch.rand(x.shape, generator=generator, device=x.device) < p).to(x.dtype)
+    return x * (1.0 - hide), x * hide

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ssrec.data.graph import normalized_adjacency
+
 
 def _check_rate(p: float) -> None:
     if not 0.0 <= p < 1.0:
@@ -90,3 +92,27 @@ def drop_edges_per_layer(user: torch.Tensor, item: torch.Tensor, p: float, n_lay
         raise ValueError(f"n_layers must be >= 1, got {n_layers}")
     return [drop_edges(user, item, p, generator=generator, training=training)
             for _ in range(n_layers)]
+def edge_dropout_adjacency(user: torch.Tensor, item: torch.Tensor, n_users: int, n_items: int,
+                           p: float, generator: torch.Generator | None = None,
+                           training: bool = True) -> torch.Tensor:
+    """The normalised adjacency ``D'^{-1/2} A' D'^{-1/2}`` of the graph left after
+    :func:`drop_edges` (degrees recomputed on the kept edges, as in SGL's views).
+
+    Used for BUIR's stochastic neighbour-based augmentation (Lee et al., SIGIR'21) and the
+    "edge pruning" perturbation of SelfCF (Zhou et al., ACM TORS 2023).
+
+    Args:
+        user, item: ``int64 [E]`` training edges (on the target device).
+        n_users, n_items: node counts.
+        p: drop probability in ``[0, 1)``.
+        generator: random generator on the edges' device.
+        training: when False (or ``p == 0``) nothing is dropped.
+
+    Returns:
+        Sparse CSR ``[U+I, U+I]`` float32 on the edges' device.
+
+    Raises:
+        ValueError: if ``p`` is outside ``[0, 1)``.
+    """
+    ku, ki, _ = drop_edges(user, item, p, generator=generator, training=training)
+    return normalized_adjacency(ku, ki, n_users, n_items)

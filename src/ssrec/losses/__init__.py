@@ -1,12 +1,20 @@
 """Loss functions. Every loss returns a scalar averaged over the batch."""
 
-from ssrec.losses.contrastive import alignment, info_nce, info_nce_candidates, uniformity
-from ssrec.losses.ranking import bpr_loss
+from ssrec.losses.contrastive import (
+    alignment,
+    cosine_loss,
+    info_nce,
+    info_nce_candidates,
+    uniformity,
+)
+from ssrec.losses.ranking import batch_softmax, bpr_loss
 from ssrec.losses.regularization import l2_regularization
 
 __all__ = [
     "alignment",
+    "batch_softmax",
     "bpr_loss",
+    "cosine_loss",
     "info_nce",
     "info_nce_candidates",
     "l2_regularization",

@@ -130,3 +130,25 @@ def uniformity(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     sq = torch.pdist(F.normalize(x, dim=-1), p=2).pow(2)  # [N(N-1)/2]
     # log-mean-exp, stable: logsumexp - log(count)
     return torch.logsumexp(-t * sq, dim=0) - math.log(sq.numel())
+def cosine_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Negative-free bootstrap loss ``mean(1 - cos(p_n, z_n))`` over rows.
+
+    Equals ``mean(‖p̂_n - ẑ_n‖²) / 2`` for L2-normalised rows, the regression loss of BYOL
+    (Grill et al., NeurIPS 2020, Eq. 2) that BUIR uses, and, up to the constant 1, the negative
+    cosine similarity of SimSiam / SelfCF. The caller decides where the gradient stops (pass
+    ``target.detach()`` for a stop-gradient target).
+
+    Args:
+        prediction: ``[N, D]`` online predictions.
+        target: ``[N, D]`` targets (row-aligned).
+
+    Returns:
+        Scalar in ``[0, 2]``.
+
+    Raises:
+        ValueError: if the shapes differ.
+    """
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction and target must have the same shape, got "
+                         f"{tuple(prediction.shape)} and {tuple(target.shape)}")
+    return (1.0 - F.cosine_similarity(prediction, target, dim=-1)).mean()

@@ -22,3 +22,45 @@ def bpr_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
     if neg.dim() == pos.dim() + 1:
         pos = pos.unsqueeze(-1)
     return F.softplus(neg - pos).mean()
+
+
+def batch_softmax(query: torch.Tensor, item: torch.Tensor, temperature: float,
+                  log_q: torch.Tensor | None = None, normalize: bool = True) -> torch.Tensor:
+    """In-batch sampled softmax for two-tower retrieval: row ``n``'s positive is ``item[n]``,
+    its negatives are the other rows' items.
+
+    ``-mean_n log softmax_m(ŝ(q_n, v_m)/τ − log Q_m)[n]`` with ``ŝ`` the cosine when
+    ``normalize`` (the batch softmax with logQ correction of Yi et al., "Sampling-Bias-Corrected
+    Neural Modeling for Large Corpus Item Recommendations", RecSys 2019; the main loss of
+    SSL4Rec's two-tower model).
+    Without ``log_q`` it equals :func:`~ssrec.losses.info_nce`.
+
+    Args:
+        query: ``[B, D]`` query (user) representations.
+        item: ``[B, D]`` representations of each row's positive item.
+        temperature: τ > 0.
+        log_q: optional ``[B]`` log sampling probability of each row's item. In-batch
+            negatives are drawn in proportion to popularity; subtracting ``log Q`` (the logQ
+            correction) makes the loss estimate the full softmax instead of one that demotes
+            popular items.
+        normalize: L2-normalise rows first (cosine); default True.
+
+    Returns:
+        Scalar mean over the ``B`` rows.
+
+    Raises:
+        ValueError: if ``temperature <= 0`` or the shapes differ.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if query.shape != item.shape:
+        raise ValueError(f"query and item must have the same shape, got {tuple(query.shape)} "
+                         f"and {tuple(item.shape)}")
+    if normalize:
+        query = F.normalize(query, dim=-1)
+        item = F.normalize(item, dim=-1)
+    logits = query @ item.T / temperature  # [B, B]
+    if log_q is not None:
+        logits = logits - log_q.unsqueeze(0)
+    labels = torch.arange(query.shape[0], device=query.device)
+    return F.cross_entropy(logits, labels)

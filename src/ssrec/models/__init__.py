@@ -5,34 +5,44 @@ Importing this package registers every built-in model in :data:`MODELS`.
 
 from ssrec.models.base import MODELS, LossOutput, ModelConfig, Recommender, TrainContext, register_model
 from ssrec.models.cf import EmbeddingCF, GraphCF
+from ssrec.models.general.itemknn import ItemKNN
 from ssrec.models.general.mf import MF
 from ssrec.models.general.mostpop import MostPop
+from ssrec.models.general.ssl4rec import SSL4Rec
+from ssrec.models.general.userknn import UserKNN
+from ssrec.models.graph.buir import BUIR
 from ssrec.models.graph.directau import DirectAU
 from ssrec.models.graph.lightgcl import LightGCL
 from ssrec.models.graph.lightgcn import LightGCN
 from ssrec.models.graph.mixgcf import MixGCF
 from ssrec.models.graph.ncl import NCL
+from ssrec.models.graph.selfcf import SelfCF
 from ssrec.models.graph.sgl import SGL
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
 
 __all__ = [
-    "MF",
-    "MODELS",
-    "NCL",
-    "SGL",
+    "BUIR",
     "DirectAU",
     "EmbeddingCF",
     "GraphCF",
+    "ItemKNN",
     "LightGCL",
     "LightGCN",
     "LossOutput",
+    "MF",
     "MixGCF",
     "ModelConfig",
+    "MODELS",
     "MostPop",
+    "NCL",
     "Recommender",
-    "SimGCL",
-    "TrainContext",
-    "XSimGCL",
     "register_model",
+    "SelfCF",
+    "SGL",
+    "SimGCL",
+    "SSL4Rec",
+    "TrainContext",
+    "UserKNN",
+    "XSimGCL",
 ]

@@ -1,5 +1,15 @@
 """Reusable layers."""
 
+from ssrec.models.layers.knn import (
+    cosine_topk,
+    csr_buffers,
+    csr_rows,
+    csr_rows_dense,
+    csr_rows_times,
+    csr_tensor,
+)
+from ssrec.models.layers.momentum import ema_
 from ssrec.models.layers.propagation import SpmmCounter, propagate, spmm
 
-__all__ = ["SpmmCounter", "propagate", "spmm"]
+__all__ = ["SpmmCounter", "cosine_topk", "csr_buffers", "csr_rows", "csr_rows_dense",
+           "csr_rows_times", "csr_tensor", "ema_", "propagate", "spmm"]
