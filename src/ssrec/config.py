@@ -55,6 +55,13 @@ class DataConfig(Section):
             ``"drop"`` (counted in the report) or ``"error"``.
         format, sep: reading options for a dataset given as a path.
         verify_checksums: check registered files' sha256.
+        social: also load the dataset's user–user relation file (``user friend [weight]`` per
+            line; the registered "social" file, or a ``social*``/``trust*``/``friend*``/
+            ``link*`` file in a dataset folder) into ``InteractionData.social``, mapped with the
+            users' id map. Links touching users without training interactions, self links and
+            repeated links are dropped and counted. Social models switch this on themselves.
+        social_symmetric: add the reverse of every social link (``u → v`` implies ``v → u``);
+            by default the direction is kept as given (trust / follow links are directed).
     """
 
     dataset: str = "lastfm"
@@ -68,6 +75,8 @@ class DataConfig(Section):
     format: Literal["auto", "pairs", "adjacency", "atomic", "csv"] = "auto"
     sep: str | None = None
     verify_checksums: bool = True
+    social: bool = False
+    social_symmetric: bool = False
 
     @field_validator("ratios")
     @classmethod

@@ -10,6 +10,8 @@ from ssrec.models.general.mostpop import MostPop
 from ssrec.models.graph.lightgcn import LightGCN
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
+from ssrec.models.social.mhcn import MHCN
+from ssrec.models.social.sept import SEPT
 
 __all__ = [
     "MF",
@@ -18,9 +20,11 @@ __all__ = [
     "GraphCF",
     "LightGCN",
     "LossOutput",
+    "MHCN",
     "ModelConfig",
     "MostPop",
     "Recommender",
+    "SEPT",
     "SimGCL",
     "TrainContext",
     "XSimGCL",
