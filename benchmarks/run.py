@@ -36,13 +36,13 @@ def child(args: argparse.Namespace) -> dict:
     from ssrec.data import load_dataset
     from ssrec.evaluation import Evaluator
     from ssrec.training import Trainer
-    from ssrec.training.run import build_model
+    from ssrec.training.run import build_model, resolve_data_needs
 
     overrides = [f"model.name={args.child}", f"data.dataset={args.dataset}",
                  "train.progress=false", f"eval.block_size={args.block_size}", *args.set]
     if args.data_dir:
         overrides.append(f"data.data_dir={args.data_dir}")
-    cfg = load_config(None, overrides)
+    cfg = resolve_data_needs(load_config(None, overrides))
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()

@@ -119,20 +119,21 @@ class MHCN(EmbeddingCF):
     def _gate(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         return x * torch.sigmoid(x @ weight + bias)  # [U, D]
 
+    def _alpha(self, channels: list[torch.Tensor]) -> torch.Tensor:
+        # aᵀ W_att p_c for every user and channel; (P W_att) aᵀ == P (W_att aᵀ): one [D] vector
+        w = self.attention_weight @ self.attention.squeeze(0)  # [D]
+        logits = torch.stack([c @ w for c in channels], dim=1)  # [U, C]
+        return torch.softmax(logits, dim=1)
+
     def _attend(self, channels: list[torch.Tensor]) -> torch.Tensor:
-        stacked = torch.stack(channels, dim=1)  # [U, C, D]
-        logits = ((stacked @ self.attention_weight) * self.attention).sum(-1)  # [U, C]
-        alpha = torch.softmax(logits, dim=1)
-        return (alpha.unsqueeze(-1) * stacked).sum(dim=1)  # [U, D]
+        alpha = self._alpha(channels)  # [U, C]
+        return sum(alpha[:, k:k + 1] * c for k, c in enumerate(channels))  # type: ignore[return-value]
 
     def channel_attention(self) -> torch.Tensor:
         """The attention weights ``α`` of the final user representations, ``[U, 3]``
         (columns: social, joint, purchase)."""
         with torch.no_grad():
-            chans, _, _ = self._propagate()
-            stacked = torch.stack(chans, dim=1)
-            logits = ((stacked @ self.attention_weight) * self.attention).sum(-1)
-            return torch.softmax(logits, dim=1)
+            return self._alpha(self._propagate()[0])
 
     def _propagate(self) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
         p0, q = self.user_embedding.weight, self.item_embedding.weight
@@ -158,11 +159,11 @@ class MHCN(EmbeddingCF):
 
     def _shuffle_rows(self, x: torch.Tensor) -> torch.Tensor:
         perm = torch.randperm(x.shape[0], generator=self.generator, device=x.device)
-        return x[perm]
+        return x.index_select(0, perm)  # backward: index_add (fast, deterministic)
 
     def _corrupt(self, x: torch.Tensor) -> torch.Tensor:
         cols = torch.randperm(x.shape[1], generator=self.generator, device=x.device)
-        return self._shuffle_rows(x[:, cols])
+        return self._shuffle_rows(x.index_select(1, cols))
 
     def hierarchical_mim(self, users: torch.Tensor) -> torch.Tensor:
         """The self-supervised loss ``Σ_c L_c`` summed over all users (see class docs).
@@ -188,7 +189,9 @@ class MHCN(EmbeddingCF):
 
     def loss(self, batch: PairBatch) -> LossOutput:
         users, items = self.embeddings()
-        u, p, n = users[batch.users], items[batch.pos], items[batch.neg]  # [B,D] [B,D] [B,N,D]
+        u = users.index_select(0, batch.users)  # [B, D]
+        p = items.index_select(0, batch.pos)  # [B, D]
+        n = items.index_select(0, batch.neg.reshape(-1)).view(*batch.neg.shape, -1)  # [B, N, D]
         b = batch.users.shape[0]
         bpr = bpr_loss((u * p).sum(-1), (u.unsqueeze(1) * n).sum(-1))
         weights = (self.gate_weight, self.gate_bias, self.ssl_gate_weight, self.ssl_gate_bias,

@@ -130,7 +130,10 @@ class SEPT(GraphCF):
     def _encode(self, adj: torch.Tensor, ego: torch.Tensor) -> torch.Tensor:
         _, layers = propagate(adj, ego, self.cfg.n_layers,
                               layer_hook=lambda x, _: F.normalize(x, dim=1))
-        return torch.stack(layers, dim=0).sum(dim=0)  # [N, D]
+        out = layers[0]
+        for x in layers[1:]:
+            out = out + x
+        return out  # [N, D]
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         users, items = torch.split(self._encode(self.adj, self.ego()), [self.n_users, self.n_items])
