@@ -33,7 +33,8 @@ def normalized_adjacency(
         item: item index per edge, ``[E]``.
         n_users: ``U``.
         n_items: ``I``.
-        layout: ``"csr"`` (default; fastest sparse-dense product on CPU here) or ``"coo"``.
+        layout: ``"csr"`` (default; with int32 indices when they fit, the fastest sparse-dense
+            product on CPU here, see docs/benchmarks.md) or ``"coo"``.
 
     Returns:
         ``float32`` sparse tensor ``[U+I, U+I]`` on the device of ``user``.
@@ -58,7 +59,15 @@ def normalized_adjacency(
         return adj
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return adj.to_sparse_csr()
+        csr = adj.to_sparse_csr()
+        if n < 2**31 - 1 and val.numel() < 2**31 - 1:
+            # int32 indices: the CPU kernel (MKL) takes them as they are; int64 indices are
+            # converted on every product
+            csr = torch.sparse_csr_tensor(csr.crow_indices().to(torch.int32),
+                                          csr.col_indices().to(torch.int32), csr.values(),
+                                          csr.shape, check_invariants=False)
+        return csr
+
 
 
 # ---- scipy sparse helpers (matrices built once, on the CPU, then moved to torch) -------------
@@ -152,7 +161,10 @@ def to_torch_sparse(m: sp.spmatrix, layout: str = "csr", device: torch.device | 
     c.sort_indices()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(torch.from_numpy(c.indptr.astype(np.int64)),
-                                       torch.from_numpy(c.indices.astype(np.int64)),
+        # int32 indices when they fit (the CPU kernel takes them as they are), as in
+        # normalized_adjacency
+        idx = np.int32 if max(c.nnz, *c.shape) < 2**31 - 1 else np.int64
+        return torch.sparse_csr_tensor(torch.from_numpy(c.indptr.astype(idx)),
+                                       torch.from_numpy(c.indices.astype(idx)),
                                        torch.from_numpy(c.data), c.shape, device=device,
                                        check_invariants=False)

@@ -21,10 +21,11 @@ class Evaluator:
 
     For each block of ``block_size`` users that have at least one target in ``split``:
     ``model.score(users) -> [B, I]``; the user's training items (and, for the test split, the
-    validation items) are set to ``-inf``; one ``topk(max K)`` per block; the ``[B, K]`` hit
-    matrix is gathered from a dense block of targets; per-user metric values are stored and
-    averaged once at the end (so block size never changes a result). Peak memory is
-    ``O(block_size × I)``, never ``O(U × I)``.
+    validation items) are set to ``-inf`` in place; one ``topk(max K)`` per block; the
+    ``[B, K]`` hit matrix comes from a binary search of the top-K (user, item) keys in the
+    sorted target keys; per-user metric values are stored and averaged once at the end (so
+    block size never changes a result). Peak memory is one ``[block_size, I]`` score block,
+    never ``O(U × I)``.
 
     Args:
         data: the dataset.
@@ -60,6 +61,10 @@ class Evaluator:
         n_t = np.diff(self.targets.indptr)
         self.users = np.flatnonzero(n_t > 0).astype(np.int64)
         self.n_targets = n_t[self.users]
+        # sorted keys user * I + item of every target, for hit lookup by binary search
+        rows = np.repeat(np.arange(self.targets.shape[0], dtype=np.int64), n_t)
+        self._target_keys = torch.from_numpy(rows * data.n_items +
+                                             self.targets.indices.astype(np.int64))
 
     @property
     def n_users(self) -> int:
@@ -97,16 +102,21 @@ class Evaluator:
                     raise RuntimeError(f"{type(model).__name__}.score returned shape "
                                        f"{tuple(scores.shape)}, expected "
                                        f"({users.size}, {self.data.n_items})")
-                # never write into a model's tensor (or a broadcast view of one)
-                scores = scores.float().clone()
+                if scores.dtype != torch.float32:
+                    scores = scores.float()
+                elif scores._is_view() or not scores.is_contiguous():
+                    scores = scores.clone()  # never write into a model's own tensor
                 r, c = self._block_coords(self.mask, users)
                 scores[torch.from_numpy(r).to(device), torch.from_numpy(c).to(device)] = -torch.inf
                 top = torch.topk(scores, min(kmax, scores.shape[1]), dim=1).indices  # [B, K]
-                r, c = self._block_coords(self.targets, users)
-                rel = torch.zeros(scores.shape, dtype=torch.bool, device=device)
-                rel[torch.from_numpy(r).to(device), torch.from_numpy(c).to(device)] = True
                 del scores
-                hits = rel.gather(1, top)  # [B, K]
+                tu = torch.from_numpy(users).to(device)
+                keys = tu.unsqueeze(1) * self.data.n_items + top  # [B, K]
+                if self._target_keys.device != device:
+                    self._target_keys = self._target_keys.to(device)
+                tk = self._target_keys
+                pos = torch.searchsorted(tk, keys).clamp_(max=max(tk.numel() - 1, 0))
+                hits = tk[pos] == keys  # [B, K] bool
                 if hits.shape[1] < kmax:
                     pad = torch.zeros(hits.shape[0], kmax - hits.shape[1], dtype=torch.bool,
                                       device=device)

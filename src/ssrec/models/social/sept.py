@@ -175,10 +175,11 @@ class SEPT(GraphCF):
 
     def loss(self, batch: PairBatch) -> LossOutput:
         ego = self.ego()
-        users, items = torch.split(self._encode(self.adj, ego), [self.n_users, self.n_items])
-        parts = self.bpr_parts(users, items, batch)
+        nodes = self._encode(self.adj, ego)  # preference view [U+I, D]
+        parts = self.node_bpr_parts(nodes, ego, batch)
         if self.tri_training and self.aug_adj is not None:
-            uid = torch.unique(batch.users)
+            users = nodes[:self.n_users]
+            uid = batch.distinct_users()
             base = self.user_embedding.weight
             friend = self._encode(self.friend_adj, base)[uid]
             sharing = self._encode(self.sharing_adj, base)[uid]
@@ -186,5 +187,5 @@ class SEPT(GraphCF):
             nd = self.neighbour_discrimination([friend, sharing, users[uid]], aug)
             parts["cl"] = self.cfg.cl_weight * nd / batch.users.shape[0]
         else:
-            parts["cl"] = users.new_zeros(())
+            parts["cl"] = nodes.new_zeros(())
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)

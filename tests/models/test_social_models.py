@@ -4,6 +4,7 @@ self-supervised parts; the recipe switching the social graph on; short runs on r
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from ssrec.models.social.motifs import channel_matrices, motif_adjacency
 from ssrec.models.social.sept import social_views
 from ssrec.sampling import make_sampler
 from ssrec.training import run
+from ssrec.training.run import evaluate_run, load_run
 
 # The seven directed triangles (Benson et al., Science 2016), as edge sets on nodes 0, 1, 2.
 TRIANGLES = {
@@ -199,10 +201,14 @@ def test_run_switches_the_social_graph_on(planted_social_dir, tmp_path):
     assert result.epochs_run == 2
     saved = (tmp_path / "run" / "config.yaml").read_text()
     assert "social: true" in saved
-    import json
 
-    proto = json.loads((tmp_path / "run" / "results.json").read_text())["protocol"]
-    assert proto["social"]["links"] > 0
+    stored = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert stored["protocol"]["social"]["links"] > 0
+    # a finished run reloads (social graph included) and re-scores to the same numbers
+    loaded = load_run(tmp_path / "run")
+    assert loaded.data.social is not None
+    again = evaluate_run(loaded, ("test",))["test"]
+    assert again == pytest.approx(stored["test"], abs=1e-6)
 
 
 @pytest.mark.slow
