@@ -403,7 +403,11 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
         name = str(model.get("name", RunConfig.model_fields["model"].default_factory()["name"]))
         for key, params in per_model.items():
             if key.lower() == name.lower():
-                preset["model"] = dict(params)
+                params = dict(params)
+                train = params.pop("train", None)
+                if train:  # per-model training settings (e.g. a learning rate tuned for it)
+                    preset["train"] = {**(preset.get("train") or {}), **train}
+                preset["model"] = params
         if preset:
             data = _merge(preset, data)
     return build_config(data, sources)
@@ -417,7 +421,9 @@ def load_preset(dataset: str) -> dict[str, Any]:
 
     A preset is a config fragment (``train``, ``eval``, ``data`` sections) plus an optional
     ``models: {ModelName: {field: value}}`` mapping of per-model hyper-parameters tuned on that
-    dataset. :func:`load_config` merges it below the user's own values."""
+    dataset; a ``train: {...}`` mapping inside a model's entry overrides the preset's ``train``
+    section for that model only (e.g. a learning rate or epoch budget tuned for it).
+    :func:`load_config` merges it below the user's own values."""
     path = PRESET_DIR / f"{dataset.lower()}.yaml"
     if not path.is_file():
         return {}
