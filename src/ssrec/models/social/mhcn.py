@@ -68,7 +68,13 @@ class MHCN(EmbeddingCF):
       sub-hypergraph ⊂ hypergraph; ``ẽ`` row-shuffled, ``z̃`` row- and column-shuffled
       corruptions, redrawn every step from the run's generator), as in the reference code.
 
-    Shapes: ``score(users [B]) -> [B, I]``.
+    Reference code: QRec ``model/ranking/MHCN.py`` (released with the paper) and SELFRec
+    ``model/graph/MHCN.py`` (TensorFlow 1). ``R̂`` is the symmetric normalisation of QRec
+    (SELFRec row-normalises ``R`` for both directions); the purchase threshold is SELFRec's (3;
+    QRec: 1); BPR is a batch mean here (a sum there), so the L2 and self-supervised sums are
+    divided by the batch size to keep the reference's balance between the terms.
+
+    Shapes: ``score(users [B]) -> [B, I]``; channels ``[U, D]``; attention ``[U, 3]``.
 
     Config: ``n_layers`` 2, ``cl_weight`` 0.01, ``purchase_threshold`` 3, ``embedding_dim`` 64,
     ``l2_reg`` 1e-4.

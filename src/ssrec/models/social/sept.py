@@ -96,9 +96,14 @@ class SEPT(GraphCF):
       (:func:`~ssrec.losses.info_nce_multi_positive`); total ``BPR + L2 + β Σ_v L_v / B``
       after ``warmup_epochs`` epochs of BPR + L2 alone.
 
-    The social graph is used undirected (``S ∨ Sᵀ``), as the views need a symmetric matrix.
-    The L2 penalty is ssrec's usual one on the batch's layer-0 embeddings (the reference
-    penalises the whole embedding tables).
+    Reference code: QRec ``model/ranking/SEPT.py`` (released with the paper) and SELFRec
+    ``model/graph/SEPT.py`` (TensorFlow 1). As in SELFRec, edges are dropped from the
+    user–item graph only (QRec also drops social links and adds them to the perturbed graph).
+    The social graph is used undirected (``S ∨ Sᵀ``), as the views need a symmetric matrix
+    (the reference uses the links as given; lastfm's are all mutual anyway). The L2 penalty is
+    ssrec's usual one on the batch's layer-0 embeddings (the reference penalises the whole
+    embedding tables), and one optimiser serves both phases (the reference starts a second Adam
+    when tri-training begins).
 
     Shapes: ``score(users [B]) -> [B, I]``; tri-training on ``[B_u, B_u]`` similarities of the
     ``B_u`` distinct users of the batch.
