@@ -61,7 +61,9 @@ def _config(args: argparse.Namespace, model: str, block_size: int):
             f"eval.block_size={block_size}", *args.set]
     if args.data_dir:
         over.append(f"data.data_dir={args.data_dir}")
-    return load_config(None, over)
+    from ssrec.training.run import resolve_data_needs
+
+    return resolve_data_needs(load_config(None, over))
 
 
 def child_train(args: argparse.Namespace) -> dict:

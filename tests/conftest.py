@@ -80,3 +80,31 @@ def planted_dir(tmp_path_factory) -> Path:
 def planted(planted_dir):
     """A tiny InteractionData with planted group structure (60 users, 40 items)."""
     return load_dataset(dataset=str(planted_dir), valid_ratio=0.2)
+
+
+def write_planted_social(path: Path, n_users: int = 60, n_groups: int = 4, per_user: int = 3,
+                         seed: int = 1, **planted) -> Path:
+    """The planted dataset of :func:`write_planted` plus ``social.txt``: every user links to
+    ``per_user`` random users of its own group (friends share tastes), each link one-way, so
+    some pairs end up mutual and some not, and every triangle motif type can occur."""
+    write_planted(path, n_users=n_users, n_groups=n_groups, **planted)
+    rng = np.random.default_rng(seed)
+    lines = []
+    for u in range(n_users):
+        same = [v for v in range(u % n_groups, n_users, n_groups) if v != u]
+        for v in rng.choice(same, size=per_user, replace=False):
+            lines.append(f"u{u} u{v}")
+    (path / "social.txt").write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def planted_social_dir(tmp_path_factory) -> Path:
+    return write_planted_social(tmp_path_factory.mktemp("planted_social"))
+
+
+@pytest.fixture(scope="session")
+def planted_social(planted_social_dir):
+    """The planted dataset with a planted social graph (friends inside the same group),
+    loaded with ``data.social``."""
+    return load_dataset(dataset=str(planted_social_dir), valid_ratio=0.2, social=True)

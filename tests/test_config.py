@@ -59,3 +59,19 @@ def test_bad_yaml_names_line(tmp_path):
     p.write_text("train:\n  epochs: [1\n")
     with pytest.raises(ConfigError, match=rf"{p}:\d+: invalid YAML"):
         load_config(p)
+
+
+def test_preset_model_entries_may_carry_training_settings(monkeypatch, tmp_path):
+    import ssrec.config as config
+
+    (tmp_path / "toy.yaml").write_text(
+        "train: {epochs: 40, patience: 5}\n"
+        "models:\n  LightGCN: {n_layers: 2, train: {lr: 0.005, epochs: 120}}\n")
+    monkeypatch.setattr(config, "PRESET_DIR", tmp_path)
+    lgn = load_config(None, ["data.dataset=toy", "model.name=LightGCN"])
+    assert (lgn.train.lr, lgn.train.epochs, lgn.train.patience) == (0.005, 120, 5)
+    assert lgn.model_params().n_layers == 2
+    mine = load_config(None, ["data.dataset=toy", "model.name=LightGCN", "train.epochs=7"])
+    assert mine.train.epochs == 7 and mine.train.lr == 0.005  # the user's value wins
+    other = load_config(None, ["data.dataset=toy", "model.name=MF"])
+    assert (other.train.lr, other.train.epochs) == (1e-3, 40)

@@ -8,7 +8,8 @@
     ssrec recommend RUN_DIR --user RAW_ID [-k 10] [--json]
     ssrec models [--json]
     ssrec datasets [--json]
-    ssrec data describe NAME_OR_PATH [--json] [--set data.k=v ...]
+    ssrec data describe NAME_OR_PATH [--json] [--set data.k=v ...]   (includes the social graph
+                                                                   when the dataset has one)
 
 User errors (bad config, missing data, malformed files) print one line and exit with code 2.
 """
@@ -141,9 +142,13 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     from ssrec.config import load_config
     from ssrec.data import load_dataset
 
-    cfg = load_config(None, args.set or [], **{"data.dataset": args.dataset,
-                                               "data.data_dir": args.data_dir,
-                                               "seed": args.seed})
+    from ssrec.data.dataset import has_social_file
+
+    shortcuts = {"data.dataset": args.dataset, "data.data_dir": args.data_dir, "seed": args.seed}
+    cfg = load_config(None, args.set or [], **shortcuts)
+    explicit = any(s.split("=", 1)[0].strip() == "data.social" for s in args.set or [])
+    if not explicit and not cfg.data.social and has_social_file(cfg.data):
+        cfg.data.social = True  # describe the social graph whenever the dataset has one
     data = load_dataset(cfg.data, seed=cfg.seed)
     desc = data.describe()
     if args.json:
@@ -177,6 +182,20 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
         c = rep.get("cold", {}).get(s, {})
         print(f"cold {s} dropped: {c.get('users', 0)} users, {c.get('items', 0)} items "
               f"({c.get('interactions', 0)} interactions)")
+    soc = desc.get("social")
+    if soc:
+        dr = soc["dropped"]
+        print(f"social: {_fmt_int(soc['links'])} links among {_fmt_int(soc['users'])} users "
+              f"({_fmt_int(soc['users_with_links'])} with a link, mean out-degree "
+              f"{soc['mean_out_degree']:.2f}), reciprocity {soc['reciprocity']:.3f}"
+              f"{' (symmetrised)' if soc['symmetric'] else ''}")
+        print(f"social links dropped: {dr['unknown_user']} touching users without training "
+              f"interactions ({soc['unknown_user_ids']} ids), {dr['self_link']} self links, "
+              f"{dr['duplicate']} repeats (of {_fmt_int(soc['rows_read'])} rows)")
+        if soc["symmetric"]:
+            print(f"social links as given: {_fmt_int(soc['links_as_given'])}, reciprocity "
+                  f"{soc['reciprocity_as_given']:.3f}; reverse links added: "
+                  f"{_fmt_int(soc['added_by_symmetrising'])}")
     return 0
 
 

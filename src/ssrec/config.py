@@ -55,6 +55,13 @@ class DataConfig(Section):
             ``"drop"`` (counted in the report) or ``"error"``.
         format, sep: reading options for a dataset given as a path.
         verify_checksums: check registered files' sha256.
+        social: also load the dataset's user–user relation file (``user friend [weight]`` per
+            line; the registered "social" file, or a ``social*``/``trust*``/``friend*``/
+            ``link*`` file in a dataset folder) into ``InteractionData.social``, mapped with the
+            users' id map. Links touching users without training interactions, self links and
+            repeated links are dropped and counted. Social models switch this on themselves.
+        social_symmetric: add the reverse of every social link (``u → v`` implies ``v → u``);
+            by default the direction is kept as given (trust / follow links are directed).
     """
 
     dataset: str = "lastfm"
@@ -68,6 +75,8 @@ class DataConfig(Section):
     format: Literal["auto", "pairs", "adjacency", "atomic", "csv"] = "auto"
     sep: str | None = None
     verify_checksums: bool = True
+    social: bool = False
+    social_symmetric: bool = False
 
     @field_validator("ratios")
     @classmethod
@@ -394,7 +403,11 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
         name = str(model.get("name", RunConfig.model_fields["model"].default_factory()["name"]))
         for key, params in per_model.items():
             if key.lower() == name.lower():
-                preset["model"] = dict(params)
+                params = dict(params)
+                train = params.pop("train", None)
+                if train:  # per-model training settings (e.g. a learning rate tuned for it)
+                    preset["train"] = {**(preset.get("train") or {}), **train}
+                preset["model"] = params
         if preset:
             data = _merge(preset, data)
     return build_config(data, sources)
@@ -408,7 +421,9 @@ def load_preset(dataset: str) -> dict[str, Any]:
 
     A preset is a config fragment (``train``, ``eval``, ``data`` sections) plus an optional
     ``models: {ModelName: {field: value}}`` mapping of per-model hyper-parameters tuned on that
-    dataset. :func:`load_config` merges it below the user's own values."""
+    dataset; a ``train: {...}`` mapping inside a model's entry overrides the preset's ``train``
+    section for that model only (e.g. a learning rate or epoch budget tuned for it).
+    :func:`load_config` merges it below the user's own values."""
     path = PRESET_DIR / f"{dataset.lower()}.yaml"
     if not path.is_file():
         return {}

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from ssrec.data.graph import normalized_adjacency
@@ -61,3 +62,49 @@ def test_normalized_interactions_is_the_user_item_block_of_the_adjacency():
     r2 = normalized_interactions(np.array([0, 0, 1]), np.array([0, 1, 0]), 3, 2)
     np.testing.assert_allclose(r2.toarray(), [[0.5, 2 ** -0.5], [2 ** -0.5, 0.0], [0.0, 0.0]],
                                rtol=1e-6)
+def test_scipy_normalisations_match_dense():
+    import scipy.sparse as sp
+
+    from ssrec.data.graph import (bipartite_normalize, row_normalize, sym_normalize,
+                                  to_torch_sparse)
+
+    a = np.array([[0, 2, 1, 0], [2, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]], dtype=float)
+    rows = a.sum(1, keepdims=True)
+    np.testing.assert_allclose(row_normalize(sp.csr_matrix(a)).toarray(),
+                               np.divide(a, rows, out=np.zeros_like(a), where=rows > 0))
+    d = np.where(a.sum(1) > 0, np.maximum(a.sum(1), 1) ** -0.5, 0)
+    np.testing.assert_allclose(sym_normalize(sp.csr_matrix(a)).toarray(),
+                               d[:, None] * a * d[None, :], rtol=1e-6)
+    r = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0]], dtype=float)  # an empty user and item
+    du, di = r.sum(1), r.sum(0)
+    ref = r / np.sqrt(np.outer(np.where(du > 0, du, 1), np.where(di > 0, di, 1)))
+    np.testing.assert_allclose(bipartite_normalize(sp.csr_matrix(r)).toarray(), ref, rtol=1e-6)
+    # ... which is the user-item block of LightGCN's adjacency
+    u, i = np.nonzero(r)
+    full = normalized_adjacency(u, i, 3, 3).to_dense().numpy()
+    np.testing.assert_allclose(full[:3, 3:], ref, rtol=1e-6)
+    for layout in ("csr", "coo"):
+        t = to_torch_sparse(sp.csr_matrix(r), layout=layout)
+        assert t.dtype == torch.float32 and t.shape == (3, 3)
+        np.testing.assert_array_equal(t.to_dense().numpy(), r)
+    with pytest.raises(ValueError, match="square"):
+        sym_normalize(sp.csr_matrix(r[:2]))
+
+
+def test_spmm_with_a_precomputed_transpose_has_the_dense_gradient():
+    import scipy.sparse as sp
+
+    from ssrec.data.graph import to_torch_sparse
+    from ssrec.models.layers import spmm
+
+    rng = np.random.default_rng(2)
+    m = sp.random(7, 5, density=0.4, random_state=3, format="csr", dtype=np.float32)
+    x = torch.randn(5, 3, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    out = spmm(to_torch_sparse(m), x, transpose=to_torch_sparse(m.T))
+    ref = torch.from_numpy(m.toarray()) @ x_ref
+    torch.testing.assert_close(out, ref)
+    w = torch.from_numpy(rng.standard_normal((7, 3)).astype(np.float32))
+    (out * w).sum().backward()
+    (ref * w).sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad)

@@ -118,3 +118,28 @@ def test_batch_softmax_by_hand():
     assert batch_softmax(q, v, t, log_q=log_q).item() == pytest.approx(corrected.item(), rel=1e-6)
     with pytest.raises(ValueError, match="temperature"):
         batch_softmax(q, v, 0.0)
+def test_info_nce_multi_positive_by_hand():
+    from ssrec.losses import info_nce_multi_positive
+
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    c = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    t = 0.5
+    s = F.normalize(a, dim=1) @ F.normalize(c, dim=1).T / t  # [2, 3]
+    pos = torch.tensor([[0, 2], [1, 1]])  # a repeated index counts twice
+    e = torch.exp(s)
+    l0 = -torch.log((e[0, 0] + e[0, 2]) / e[0].sum())
+    l1 = -torch.log((2 * e[1, 1]) / e[1].sum())
+    assert info_nce_multi_positive(a, c, pos, t, reduction="sum").item() == \
+        pytest.approx((l0 + l1).item(), abs=1e-6)
+    assert info_nce_multi_positive(a, c, pos, t).item() == pytest.approx(((l0 + l1) / 2).item(),
+                                                                         abs=1e-6)
+    # one positive on the diagonal: plain InfoNCE
+    b = torch.randn(4, 3)
+    a2 = torch.randn(4, 3)
+    diag = torch.arange(4).unsqueeze(1)
+    assert info_nce_multi_positive(a2, b, diag, 0.2).item() == \
+        pytest.approx(info_nce(a2, b, 0.2).item(), rel=1e-5)
+    with pytest.raises(ValueError, match="positives"):
+        info_nce_multi_positive(a, c, torch.tensor([0, 1]), t)
+    with pytest.raises(ValueError, match="temperature"):
+        info_nce_multi_positive(a, c, pos, 0.0)

@@ -1,4 +1,5 @@
-"""Every registered model must pass this suite (on CPU, on a tiny planted dataset)."""
+"""Every registered model must pass this suite (on CPU, on a tiny planted dataset; models that
+need a social graph get the same dataset with a planted social graph)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ from ssrec.training import Trainer
 ALL = MODELS.names()
 
 
+@pytest.fixture
+def data_for(request, planted):
+    """``data_for(name)``: the planted dataset fit for model ``name``."""
+    def get(name):
+        if MODELS.get(name).needs_social:
+            return request.getfixturevalue("planted_social")
+        return planted
+    return get
+
+
 def build(name, data, **overrides):
     cls = MODELS.get(name)
     torch.manual_seed(0)
@@ -24,7 +35,8 @@ def build(name, data, **overrides):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_builds_from_defaults_and_config_round_trips(name, planted):
+def test_builds_from_defaults_and_config_round_trips(name, data_for):
+    planted = data_for(name)
     cls = MODELS.get(name)
     cfg = cls.Config()
     again = cls.Config(**yaml.safe_load(yaml.safe_dump(cfg.model_dump(mode="json"))))
@@ -35,7 +47,8 @@ def test_builds_from_defaults_and_config_round_trips(name, planted):
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if MODELS.get(n).trainable])
-def test_one_step_gives_finite_loss_and_gradients(name, planted):
+def test_one_step_gives_finite_loss_and_gradients(name, data_for):
+    planted = data_for(name)
     model = build(name, planted)
     model.generator = torch.Generator().manual_seed(0)
     sampler = make_sampler(model.batch_kind, planted, 64, seed=0, **model.sampler_options())
@@ -60,7 +73,8 @@ def _ctx(data):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_score_shape_and_save_load_round_trip(name, planted):
+def test_score_shape_and_save_load_round_trip(name, data_for):
+    planted = data_for(name)
     model = build(name, planted)
     users = torch.arange(0, planted.n_users, 3)
     model.eval()
@@ -79,7 +93,8 @@ def test_score_shape_and_save_load_round_trip(name, planted):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_a_few_epochs_beat_random_on_planted_data(name, planted):
+def test_a_few_epochs_beat_random_on_planted_data(name, data_for):
+    planted = data_for(name)
     model = build(name, planted)
     trainer = Trainer(model, planted, TrainConfig(epochs=60, batch_size=32, lr=0.01,
                                                   progress=False, patience=60,

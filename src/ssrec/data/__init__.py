@@ -4,7 +4,8 @@ from ssrec.data.catalog import DATASETS, DatasetFile, DatasetSpec, locate, resol
 from ssrec.data.dataset import InteractionData, Interactions, load_dataset
 from ssrec.data.graph import normalized_adjacency
 from ssrec.data.idmap import IdMap
-from ssrec.data.io import FileFormat, RawInteractions, read_interactions
+from ssrec.data.io import FileFormat, RawInteractions, read_edges, read_interactions
+from ssrec.data.social import SocialGraph, build_social
 
 __all__ = [
     "DATASETS",
@@ -15,9 +16,12 @@ __all__ = [
     "InteractionData",
     "Interactions",
     "RawInteractions",
+    "SocialGraph",
+    "build_social",
     "load_dataset",
     "locate",
     "normalized_adjacency",
+    "read_edges",
     "read_interactions",
     "resolve_data_dir",
 ]

@@ -11,7 +11,9 @@
 6. remove from validation/test the pairs that are also training pairs (counted), so that test
    interactions never enter the training graph and no target is masked away;
 7. build the id maps from the **training** rows only; validation/test users or items that never
-   occur in training are dropped from evaluation and counted (or raise, with ``cold="error"``).
+   occur in training are dropped from evaluation and counted (or raise, with ``cold="error"``);
+8. with ``data.social``, read the user–user links and map them with the same user id map
+   (:mod:`ssrec.data.social`; dropped links counted by reason).
 
 Every count lands in :attr:`InteractionData.report`, which ``ssrec data describe`` prints and
 every run writes into its ``results.json``.
@@ -32,7 +34,8 @@ from ssrec.config import DataConfig
 from ssrec.data import split as splits
 from ssrec.data.catalog import DATASETS, DatasetSpec, locate
 from ssrec.data.idmap import IdMap
-from ssrec.data.io import FileFormat, RawInteractions, read_interactions
+from ssrec.data.io import FileFormat, RawInteractions, read_edges, read_interactions
+from ssrec.data.social import SocialGraph, build_social
 from ssrec.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,9 @@ class InteractionData:
         items: raw item id ↔ index map (built from training interactions).
         train, valid, test: the splits; ``valid`` may be empty.
         report: counts of everything the pipeline dropped or changed, and the protocol used.
+        social: the user–user links (:class:`~ssrec.data.social.SocialGraph`, ``[U, U]``,
+            same user indices as the interactions) when loaded with ``data.social``, else
+            ``None``.
     """
 
     name: str
@@ -89,6 +95,7 @@ class InteractionData:
     valid: Interactions
     test: Interactions
     report: dict[str, Any] = field(default_factory=dict)
+    social: SocialGraph | None = None
 
     @property
     def n_users(self) -> int:
@@ -160,6 +167,7 @@ class InteractionData:
             "test": stats(self.test.user, self.test.item),
             "valid": {**stats(self.valid.user, self.valid.item), "carved_from_train": carved},
             "fit": stats(self.train.user, self.train.item),
+            "social": self.report.get("social"),
             "report": self.report,
         }
 
@@ -167,38 +175,77 @@ class InteractionData:
 # ---------------------------------------------------------------------------------------------
 
 
+SOCIAL_PREFIXES = ("social", "trust", "friend", "link")
+
+
+def _social_datasets() -> str:
+    return ", ".join(n for n in DATASETS.names() if "social" in DATASETS.get(n).roles)
+
+
 def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, tuple[Path, FileFormat]]]:
-    """``(name, spec or None, {role: (path, format)})`` for a registered name or a path."""
+    """``(name, spec or None, {role: (path, format)})`` for a registered name or a path.
+
+    The ``"social"`` role (user–user links) is included only when ``cfg.social`` is set.
+
+    Raises:
+        ConfigError: ``cfg.social`` is set but the dataset has no social file.
+    """
     fmt_override = FileFormat(kind=cfg.format, sep=cfg.sep)
     if cfg.dataset in DATASETS:
         spec = DATASETS.get(cfg.dataset)
-        # the "social" role holds user-user links, not interactions
-        roles = tuple(r for r in spec.roles if r != "social")
+        if cfg.social and "social" not in spec.roles:
+            raise ConfigError(f"data.social is set but dataset {spec.name!r} has no social "
+                              f"(user-user) file; datasets with one: {_social_datasets()}")
+        roles = tuple(r for r in spec.roles if r != "social" or cfg.social)
         paths = locate(spec, cfg.data_dir, roles=roles, verify=cfg.verify_checksums)
         fmts = {f.role: f.format for f in spec.files}
         return spec.name, spec, {r: (p, fmts[r]) for r, p in paths.items()}
     p = Path(cfg.dataset).expanduser()
     if p.is_file():
+        if cfg.social:
+            raise ConfigError(f"data.social is set but data.dataset {str(p)!r} is a single file; "
+                              "put the interactions and a social.txt (user friend [weight]) "
+                              "file into one folder and pass the folder")
         return str(p), None, {"all": (p, fmt_override)}
     if p.is_dir():
         found: dict[str, tuple[Path, FileFormat]] = {}
-        prefixes = {"train": ("train",), "valid": ("valid", "val."), "test": ("test",)}
-        for f in sorted(p.iterdir()):
-            if not f.is_file() or f.name.lower().endswith(".md"):
-                continue
+        prefixes = {"train": ("train",), "valid": ("valid", "val."), "test": ("test",),
+                    "social": SOCIAL_PREFIXES}
+        files = [f for f in sorted(p.iterdir())
+                 if f.is_file() and not f.name.lower().endswith(".md")]
+        for f in files:
             for role, pre in prefixes.items():
                 if role not in found and f.name.lower().startswith(pre):
                     found[role] = (f, fmt_override)
+        social = found.pop("social", None)
+        if cfg.social and social is None:
+            raise ConfigError(f"data.social is set but folder {p} has no social file (a file "
+                              f"named {'*, '.join(SOCIAL_PREFIXES)}* holding 'user friend "
+                              "[weight]' lines)")
         if "train" not in found:
-            files = [f for f in sorted(p.iterdir()) if f.is_file() and not f.name.endswith(".md")]
-            if len(files) == 1:
-                return str(p), None, {"all": (files[0], fmt_override)}
-            raise DataError("folder has no train* file (and not exactly one data file); name the "
-                            "files train.txt / test.txt [/ valid.txt] or pass one file", str(p))
+            data_files = [f for f in files if not f.name.lower().startswith(SOCIAL_PREFIXES)]
+            if len(data_files) == 1:
+                found = {"all": (data_files[0], fmt_override)}
+            else:
+                raise DataError("folder has no train* file (and not exactly one data file); "
+                                "name the files train.txt / test.txt [/ valid.txt] or pass one "
+                                "file", str(p))
+        if cfg.social and social is not None:
+            found["social"] = (social[0], FileFormat(kind="pairs", sep=cfg.sep))
         return str(p), None, found
     known = ", ".join(DATASETS.names())
     raise ConfigError(f"data.dataset: {cfg.dataset!r} is neither a registered dataset ({known}) "
                       "nor an existing file or folder")
+
+
+def has_social_file(cfg: DataConfig) -> bool:
+    """Whether the dataset named by ``cfg`` has a user–user file (a registered "social" file, or
+    a ``social*``/``trust*``/``friend*``/``link*`` file in a dataset folder)."""
+    if cfg.dataset in DATASETS:
+        return "social" in DATASETS.get(cfg.dataset).roles
+    p = Path(cfg.dataset).expanduser()
+    return p.is_dir() and any(f.is_file() and f.name.lower().startswith(SOCIAL_PREFIXES)
+                              for f in p.iterdir())
 
 
 @dataclass
@@ -256,6 +303,7 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
         cfg = cfg.model_copy(update=kwargs)
     name, spec, files = _resolve_files(cfg)
     report: dict[str, Any] = {"files": {r: str(p) for r, (p, _) in files.items()}}
+    social_file = files.pop("social", None)
 
     raws: dict[str, RawInteractions] = {}
     for role, (path, fmt) in files.items():
@@ -430,5 +478,16 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
                         "training", name, cold[s]["interactions"], s, cold[s]["users"],
                         cold[s]["items"])
 
+    social = None
+    if social_file is not None:
+        spath, sfmt = social_file
+        social, report["social"] = build_social(read_edges(spath, sfmt.sep), users,
+                                                cfg.social_symmetric)
+        drops = report["social"]["dropped"]
+        if any(drops.values()):
+            log.info("%s: dropped social links: %d to/from users without training "
+                     "interactions, %d self links, %d repeats", name, drops["unknown_user"],
+                     drops["self_link"], drops["duplicate"])
+
     return InteractionData(name=name, users=users, items=items, train=train_i, valid=valid_i,
-                           test=test_i, report=report)
+                           test=test_i, report=report, social=social)

@@ -1,6 +1,9 @@
-"""Graph builders: the normalised user–item adjacency used by LightGCN-style propagation.
+"""Graph builders: the normalised user–item adjacency used by LightGCN-style propagation, and
+the scipy-sparse normalisations (row, symmetric, bipartite) and conversion to torch used by
+models that build extra graphs once (social views, motif hypergraphs).
 
-All builders are pure functions of index tensors and run on whatever device their inputs are on.
+The torch builders are pure functions of index tensors and run on whatever device their inputs
+are on; the scipy helpers run on the CPU.
 """
 
 from __future__ import annotations
@@ -97,3 +100,102 @@ def normalized_interactions(user: np.ndarray, item: np.ndarray, n_users: int, n_
     out = sp.csr_matrix(out, dtype=np.float32)
     out.sort_indices()
     return out
+
+# ---- scipy sparse helpers (matrices built once, on the CPU, then moved to torch) -------------
+
+
+def row_normalize(m: sp.spmatrix) -> sp.csr_matrix:
+    """``D⁻¹ M`` with ``D = diag(row sums)``: every non-empty row sums to 1, empty rows stay
+    empty (no division by zero).
+
+    Args:
+        m: sparse ``[N, M]`` with non-negative entries.
+
+    Returns:
+        ``float32`` CSR ``[N, M]`` with sorted indices.
+    """
+    m = sp.csr_matrix(m, dtype=np.float32)
+    rows = np.asarray(m.sum(axis=1), dtype=np.float64).reshape(-1)
+    inv = np.zeros_like(rows)
+    nz = rows != 0
+    inv[nz] = 1.0 / rows[nz]
+    out = (sp.diags(inv.astype(np.float32)) @ m).tocsr().astype(np.float32)
+    out.sort_indices()
+    return out
+
+
+def sym_normalize(m: sp.spmatrix) -> sp.csr_matrix:
+    """``D^{-1/2} M D^{-1/2}`` with ``D = diag(row sums)`` (GCN / LightGCN normalisation of a
+    symmetric matrix); rows and columns of empty rows stay empty.
+
+    Args:
+        m: square sparse ``[N, N]`` with non-negative entries (symmetric for a symmetric
+            result).
+
+    Returns:
+        ``float32`` CSR ``[N, N]`` with sorted indices.
+
+    Raises:
+        ValueError: if ``m`` is not square.
+    """
+    if m.shape[0] != m.shape[1]:
+        raise ValueError(f"sym_normalize needs a square matrix, got {m.shape}")
+    m = sp.csr_matrix(m, dtype=np.float32)
+    rows = np.asarray(m.sum(axis=1), dtype=np.float64).reshape(-1)
+    inv = np.zeros_like(rows)
+    nz = rows > 0
+    inv[nz] = rows[nz] ** -0.5
+    d = sp.diags(inv.astype(np.float32))
+    out = (d @ m @ d).tocsr().astype(np.float32)
+    out.sort_indices()
+    return out
+
+
+def bipartite_normalize(r: sp.spmatrix) -> sp.csr_matrix:
+    """``D_U^{-1/2} R D_I^{-1/2}`` for a ``[U, I]`` interaction matrix: entry ``(u, i)`` is
+    ``1 / sqrt(|N_u| |N_i|)`` (the user–item block of LightGCN's ``Â``).
+
+    Returns:
+        ``float32`` CSR ``[U, I]`` with sorted indices.
+    """
+    r = sp.csr_matrix(r, dtype=np.float32)
+    du = np.asarray(r.sum(axis=1), dtype=np.float64).reshape(-1)
+    di = np.asarray(r.sum(axis=0), dtype=np.float64).reshape(-1)
+    iu = np.where(du > 0, du, 1.0) ** -0.5 * (du > 0)
+    ii = np.where(di > 0, di, 1.0) ** -0.5 * (di > 0)
+    out = (sp.diags(iu.astype(np.float32)) @ r @ sp.diags(ii.astype(np.float32))).tocsr()
+    out = out.astype(np.float32)
+    out.sort_indices()
+    return out
+
+
+def to_torch_sparse(m: sp.spmatrix, layout: str = "csr", device: torch.device | str | None = None
+                    ) -> torch.Tensor:
+    """A scipy sparse matrix as a ``float32`` torch sparse tensor.
+
+    Args:
+        m: any scipy sparse matrix ``[N, M]``.
+        layout: ``"csr"`` (default; fastest sparse–dense product on CPU) or ``"coo"``.
+        device: target device (default CPU).
+
+    Returns:
+        Sparse ``[N, M]`` tensor with the same non-zeros.
+    """
+    if layout not in ("csr", "coo"):
+        raise ValueError(f"layout must be 'csr' or 'coo', got {layout!r}")
+    if layout == "coo":
+        c = sp.coo_matrix(m, dtype=np.float32)
+        idx = torch.from_numpy(np.vstack([c.row, c.col]).astype(np.int64))
+        return torch.sparse_coo_tensor(idx, torch.from_numpy(c.data), c.shape, device=device,
+                                       check_invariants=False).coalesce()
+    c = sp.csr_matrix(m, dtype=np.float32)
+    c.sort_indices()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        # int32 indices when they fit (the CPU kernel takes them as they are), as in
+        # normalized_adjacency
+        idx = np.int32 if max(c.nnz, *c.shape) < 2**31 - 1 else np.int64
+        return torch.sparse_csr_tensor(torch.from_numpy(c.indptr.astype(idx)),
+                                       torch.from_numpy(c.indices.astype(idx)),
+                                       torch.from_numpy(c.data), c.shape, device=device,
+                                       check_invariants=False)

@@ -5,6 +5,7 @@ from ssrec.losses.contrastive import (
     cosine_loss,
     info_nce,
     info_nce_candidates,
+    info_nce_multi_positive,
     uniformity,
 )
 from ssrec.losses.ranking import batch_softmax, bpr_loss
@@ -17,6 +18,7 @@ __all__ = [
     "cosine_loss",
     "info_nce",
     "info_nce_candidates",
+    "info_nce_multi_positive",
     "l2_regularization",
     "uniformity",
 ]

@@ -20,6 +20,8 @@ from ssrec.models.graph.selfcf import SelfCF
 from ssrec.models.graph.sgl import SGL
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
+from ssrec.models.social.mhcn import MHCN
+from ssrec.models.social.sept import SEPT
 
 __all__ = [
     "BUIR",
@@ -31,6 +33,7 @@ __all__ = [
     "LightGCN",
     "LossOutput",
     "MF",
+    "MHCN",
     "MixGCF",
     "ModelConfig",
     "MODELS",
@@ -39,6 +42,7 @@ __all__ = [
     "Recommender",
     "register_model",
     "SelfCF",
+    "SEPT",
     "SGL",
     "SimGCL",
     "SSL4Rec",

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ssrec.config import Section
+from ssrec.errors import ConfigError
 from ssrec.registry import Registry
 
 if TYPE_CHECKING:
@@ -91,6 +92,9 @@ class Recommender(nn.Module):
         trainable: False for models fitted in closed form at build time (MostPop, ItemKNN);
             the trainer then skips the optimisation loop.
         batch_kind: the registered sampler that produces this model's batches.
+        needs_social: the model reads ``data.social`` (user–user links); the run recipe then
+            loads the dataset with ``data.social=true``, and :meth:`build` raises a
+            :class:`~ssrec.errors.ConfigError` for data without a social graph.
     """
 
     name: ClassVar[str] = ""
@@ -99,6 +103,7 @@ class Recommender(nn.Module):
     family: ClassVar[str] = "general"
     trainable: ClassVar[bool] = True
     batch_kind: ClassVar[str] = "pairwise"
+    needs_social: ClassVar[bool] = False
 
     def __init__(self, cfg: ModelConfig, data: InteractionData):
         super().__init__()
@@ -115,7 +120,23 @@ class Recommender(nn.Module):
         Args:
             data: the dataset (sizes, training graph).
             cfg: a ``cls.Config``, a dict of its fields, or None for the paper defaults.
+
+        Raises:
+            ConfigError: the model needs a social graph and ``data`` has none (or no link).
         """
+        if cls.needs_social:
+            social = getattr(data, "social", None)
+            if social is None:
+                raise ConfigError(
+                    f"{cls.name or cls.__name__} needs a social graph, but dataset "
+                    f"{data.name!r} was loaded without one: load it with data.social=true "
+                    "(`ssrec train` does this for social models) from a dataset that has a "
+                    "user-user file (lastfm, yelp-diffnet, filmtrust, lastfm-hetrec, or a "
+                    "folder with a social.txt)")
+            if social.n_links == 0:
+                raise ConfigError(f"{cls.name or cls.__name__} needs a social graph, but no "
+                                  f"social link of {data.name!r} is left after cleaning "
+                                  f"(see the data report: {data.report.get('social', {})})")
         if cfg is None:
             cfg = cls.Config()
         elif isinstance(cfg, dict):

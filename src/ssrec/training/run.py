@@ -70,7 +70,15 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int]) -
         "n_users": data.n_users,
         "n_items": data.n_items,
         "train_interactions": len(data.train),
+        "social": _social_summary(rep.get("social")),
     }
+
+
+def _social_summary(rep: dict[str, Any] | None) -> dict[str, Any] | None:
+    if rep is None:
+        return None
+    keys = ("file", "links", "symmetric", "reciprocity", "users_with_links", "dropped")
+    return {k: rep[k] for k in keys if k in rep}
 
 
 @dataclass
@@ -81,6 +89,16 @@ class LoadedRun:
     data: InteractionData
     model: Recommender
     run_dir: Path
+
+
+def resolve_data_needs(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with the data options its model needs switched on (``data.social=true`` for a
+    model with ``needs_social``); the config itself is returned when nothing changes, else a
+    copy (so ``config.yaml`` records what was loaded)."""
+    if cfg.model_cls().needs_social and not cfg.data.social:
+        cfg = cfg.model_copy(deep=True)
+        cfg.data.social = True
+    return cfg
 
 
 def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
@@ -99,6 +117,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True) 
     Raises:
         SsrecError: data, config or training problems (with a message for the user).
     """
+    cfg = resolve_data_needs(cfg)
     device = resolve_device(cfg.device)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
@@ -163,7 +182,7 @@ def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | Non
         raw.setdefault("data", {})["data_dir"] = data_dir
     if device is not None:
         raw["device"] = device
-    cfg = build_config(raw, {("",): (str(cfg_path), None)})
+    cfg = resolve_data_needs(build_config(raw, {("",): (str(cfg_path), None)}))
     data = load_dataset(cfg.data, seed=cfg.seed)
     model = build_model(cfg, data)
     dev = resolve_device(cfg.device)
@@ -221,4 +240,4 @@ def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, floa
 
 
 __all__ = ["LoadedRun", "SsrecError", "build_model", "evaluate_run", "load_run", "recommend",
-           "run"]
+           "resolve_data_needs", "run"]

@@ -48,22 +48,46 @@ class _SymmetricSpMM(torch.autograd.Function):
         return None, torch.sparse.mm(ctx.adj, grad)
 
 
-def spmm(adj: torch.Tensor, x: torch.Tensor, symmetric: bool = True) -> torch.Tensor:
+class _TransposedSpMM(torch.autograd.Function):
+    """``A @ X`` for any sparse ``A`` whose transpose ``Aᵀ`` is given (built once); the backward
+    pass is ``Aᵀ @ G``."""
+
+    @staticmethod
+    def forward(ctx, adj: torch.Tensor, adj_t: torch.Tensor,  # type: ignore[override]
+                x: torch.Tensor) -> torch.Tensor:
+        ctx.adj_t = adj_t
+        return torch.sparse.mm(adj, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        if SpmmCounter.active is not None:
+            SpmmCounter.active.backward += 1
+        return None, None, torch.sparse.mm(ctx.adj_t, grad)
+
+
+def spmm(adj: torch.Tensor, x: torch.Tensor, symmetric: bool = True,
+         transpose: torch.Tensor | None = None) -> torch.Tensor:
     """Sparse–dense product ``adj @ x`` with autograd w.r.t. ``x``.
 
     Args:
-        adj: sparse ``[N, N]`` (CSR or COO).
-        x: dense ``[N, D]``.
+        adj: sparse ``[N, M]`` (CSR or COO).
+        x: dense ``[M, D]``.
         symmetric: ``adj`` is symmetric (true for the normalised bipartite adjacency), which
-            allows the cheaper backward pass.
+            allows the cheaper backward pass. Pass False for a non-symmetric ``adj`` without
+            ``transpose`` (PyTorch's own backward, which transposes ``adj`` on every call).
+        transpose: ``adjᵀ`` (sparse ``[M, N]``), precomputed; when given, the backward pass is
+            ``adjᵀ @ grad`` whatever ``symmetric`` says (row-normalised or rectangular graphs).
 
     Returns:
         Dense ``[N, D]``.
     """
     if SpmmCounter.active is not None:
         SpmmCounter.active.forward += 1
-    if symmetric and x.requires_grad:
-        return _SymmetricSpMM.apply(adj, x)
+    if x.requires_grad:
+        if transpose is not None:
+            return _TransposedSpMM.apply(adj, transpose, x)
+        if symmetric:
+            return _SymmetricSpMM.apply(adj, x)
     return torch.sparse.mm(adj, x)
 
 
