@@ -156,6 +156,8 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     vdesc = val.get("method", "?")
     if vdesc == "holdout_from_train":
         vdesc = f"{val['ratio']:.0%} per-user hold-out from train (seed {val['seed']})"
+    elif vdesc == "last_from_train":
+        vdesc = f"each user's last training interaction ({val['time_order']})"
     print(f"split: {split.get('method')}; validation: {vdesc}")
     print(f"{'':<8}{'interactions':>14}{'users':>10}{'items':>10}{'density':>10}")
     for s, label in (("train", "train"), ("fit", " fit"), ("valid", " valid"), ("test", "test")):

@@ -5,6 +5,7 @@ from ssrec.data.dataset import InteractionData, Interactions, load_dataset
 from ssrec.data.graph import normalized_adjacency
 from ssrec.data.idmap import IdMap
 from ssrec.data.io import FileFormat, RawInteractions, read_interactions
+from ssrec.data.sequence import PAD, Ragged, UserSequences, mask_token, windows
 
 __all__ = [
     "DATASETS",
@@ -17,7 +18,12 @@ __all__ = [
     "RawInteractions",
     "load_dataset",
     "locate",
+    "PAD",
+    "Ragged",
+    "UserSequences",
+    "mask_token",
     "normalized_adjacency",
     "read_interactions",
     "resolve_data_dir",
+    "windows",
 ]

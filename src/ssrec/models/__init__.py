@@ -10,8 +10,12 @@ from ssrec.models.general.mostpop import MostPop
 from ssrec.models.graph.lightgcn import LightGCN
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
+from ssrec.models.sequential import BERT4Rec, CL4SRec, DuoRec, SASRec, Sequential
 
 __all__ = [
+    "BERT4Rec",
+    "CL4SRec",
+    "DuoRec",
     "MF",
     "MODELS",
     "EmbeddingCF",
@@ -21,6 +25,8 @@ __all__ = [
     "ModelConfig",
     "MostPop",
     "Recommender",
+    "SASRec",
+    "Sequential",
     "SimGCL",
     "TrainContext",
     "XSimGCL",

@@ -91,6 +91,9 @@ class Recommender(nn.Module):
         trainable: False for models fitted in closed form at build time (MostPop, ItemKNN);
             the trainer then skips the optimisation loop.
         batch_kind: the registered sampler that produces this model's batches.
+        exclude_seen_default: whether evaluation removes the items of the user's history from
+            the ranking when ``eval.exclude_seen`` is not set (True; sequential models: False,
+            as in their papers, which may recommend an item again).
     """
 
     name: ClassVar[str] = ""
@@ -99,6 +102,7 @@ class Recommender(nn.Module):
     family: ClassVar[str] = "general"
     trainable: ClassVar[bool] = True
     batch_kind: ClassVar[str] = "pairwise"
+    exclude_seen_default: ClassVar[bool] = True
 
     def __init__(self, cfg: ModelConfig, data: InteractionData):
         super().__init__()

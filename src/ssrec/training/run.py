@@ -24,10 +24,10 @@ import torch
 import yaml
 
 import ssrec
-from ssrec.config import RunConfig, build_config, dump_config
+from ssrec.config import DataConfig, RunConfig, build_config, dump_config
 from ssrec.data.dataset import InteractionData, load_dataset
 from ssrec.errors import SsrecError
-from ssrec.evaluation import Evaluator
+from ssrec.evaluation import Evaluator, resolve_exclude_seen
 from ssrec.models.base import Recommender
 from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
 from ssrec.training.trainer import RunResult, Trainer
@@ -49,18 +49,42 @@ def default_run_dir(cfg: RunConfig) -> Path:
     return path
 
 
-def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int]) -> dict[str, Any]:
-    """The evaluation protocol of a run, for ``results.json``."""
+def resolve_data_config(cfg: RunConfig) -> DataConfig:
+    """The data section with ``valid_method="auto"`` resolved for the configured model
+    (``"last"`` for sequential models, ``"random"`` otherwise)."""
+    if cfg.data.valid_method != "auto":
+        return cfg.data
+    family = cfg.model_cls().family
+    return cfg.data.model_copy(update={"valid_method": "last" if family == "sequential"
+                                       else "random"})
+
+
+def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int],
+             evaluators: dict[str, Evaluator] | None = None) -> dict[str, Any]:
+    """The evaluation protocol of a run, for ``results.json``.
+
+    ``evaluators`` (``{"valid": ..., "test": ...}``) supply the ranking mode, the sampled
+    negatives and the masked items; without them the config's settings are described."""
     rep = data.report
-    return {
+    ev = dict(evaluators or {})
+    model_cls = cfg.model_cls()
+    test = ev.get("test") or Evaluator.from_config(data, "test", cfg.eval, model_cls, cfg.seed)
+    valid = ev.get("valid")
+    if valid is None and "valid" not in ev and len(data.valid):
+        valid = Evaluator.from_config(data, "valid", cfg.eval, model_cls, cfg.seed)
+    test_desc = test.describe()
+    valid_desc = valid.describe() if valid is not None else None
+    out = {
         "dataset": data.name,
         "split": rep.get("split"),
         "selection_split": "valid" if len(data.valid) else "none (no validation data)",
         "monitor": cfg.train.monitor,
-        "ranking": "full",
+        "ranking": test_desc["ranking"],
         "ks": cfg.eval.ks,
         "metrics": cfg.eval.metrics,
-        "masked_items": {"valid": "train", "test": "train + valid"},
+        "exclude_seen": test_desc.get("exclude_seen"),
+        "masked_items": {"valid": valid_desc["masked_items"] if valid_desc else "-",
+                         "test": test_desc.get("masked_items")},
         "seed": cfg.seed,
         "rating_threshold": rep.get("rating_threshold"),
         "duplicates_collapsed": rep.get("duplicates_collapsed"),
@@ -71,6 +95,14 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int]) -
         "n_items": data.n_items,
         "train_interactions": len(data.train),
     }
+    if "sampled_negatives" in test_desc:
+        out["sampled_negatives"] = test_desc["sampled_negatives"]
+    if model_cls.family == "sequential":
+        seq = data.sequences
+        out["sequences"] = {**seq.describe(), "max_len": cfg.model_params().max_len,
+                            "input": "the user's items before the target (test: train + "
+                                     "valid; valid: train), most recent max_len kept"}
+    return out
 
 
 @dataclass
@@ -104,7 +136,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True) 
         torch.set_num_threads(cfg.train.num_threads)
     seed_everything(cfg.seed)
     t0 = time.perf_counter()
-    data = load_dataset(cfg.data, seed=cfg.seed)
+    data = load_dataset(resolve_data_config(cfg), seed=cfg.seed)
     load_seconds = time.perf_counter() - t0
     model = build_model(cfg, data)
     run_dir = None
@@ -130,7 +162,8 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True) 
             "test": result.test,
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
-            "protocol": protocol(cfg, data, evaluated),
+            "protocol": protocol(cfg, data, evaluated,
+                                 {"valid": trainer.valid_eval, "test": trainer.test_eval}),
             "seconds": result.seconds,
             "environment": {"ssrec": ssrec.__version__, "torch": torch.__version__,
                             "python": platform.python_version(), "device": str(device),
@@ -164,7 +197,7 @@ def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | Non
     if device is not None:
         raw["device"] = device
     cfg = build_config(raw, {("",): (str(cfg_path), None)})
-    data = load_dataset(cfg.data, seed=cfg.seed)
+    data = load_dataset(resolve_data_config(cfg), seed=cfg.seed)
     model = build_model(cfg, data)
     dev = resolve_device(cfg.device)
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
@@ -186,14 +219,17 @@ def evaluate_run(loaded: LoadedRun, splits: tuple[str, ...] = ("valid", "test"),
     for s in splits:
         if s == "valid" and not len(loaded.data.valid):
             continue
-        e = Evaluator(loaded.data, s, ev.ks, ev.metrics, block_size or ev.block_size)
+        if block_size:
+            ev = ev.model_copy(update={"block_size": block_size})
+        e = Evaluator.from_config(loaded.data, s, ev, loaded.model, loaded.cfg.seed)
         out[s] = e.evaluate(loaded.model)
     return out
 
 
 def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, float]]:
-    """Top-``k`` items for one raw user id, excluding every item the user interacted with in
-    the training data (the fitted interactions and the validation split).
+    """Top-``k`` items for one raw user id. Items the user interacted with in the training data
+    (the fitted interactions and the validation split) are excluded when the run's
+    ``eval.exclude_seen`` (or, unset, the model family's default) says so.
 
     Returns:
         ``[(raw_item_id, score), ...]`` best first.
@@ -213,6 +249,8 @@ def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, floa
         finally:
             model.on_eval_end()
     seen = np.union1d(data.train_csr[u].indices, data.valid_csr[u].indices)
+    if not resolve_exclude_seen(loaded.cfg.eval, model):
+        seen = seen[:0]
     scores[torch.as_tensor(seen, device=scores.device, dtype=torch.long)] = -torch.inf
     k = min(k, data.n_items - seen.size)
     top = torch.topk(scores, k)
@@ -220,5 +258,5 @@ def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, floa
     return [(str(i), float(s)) for i, s in zip(items, top.values.cpu().tolist())]
 
 
-__all__ = ["LoadedRun", "SsrecError", "build_model", "evaluate_run", "load_run", "recommend",
-           "run"]
+__all__ = ["LoadedRun", "SsrecError", "build_model", "evaluate_run", "load_run", "protocol",
+           "recommend", "resolve_data_config", "run"]

@@ -122,9 +122,9 @@ class Trainer:
                                         self.device, **model.sampler_options())
             self.optimizer = torch.optim.Adam(model.parameters(), lr=train.lr,
                                               weight_decay=train.weight_decay)
-        ks, metrics, bs = evaluation.ks, evaluation.metrics, evaluation.block_size
-        self.valid_eval = Evaluator(data, "valid", ks, metrics, bs) if len(data.valid) else None
-        self.test_eval = Evaluator(data, "test", ks, metrics, bs)
+        self.valid_eval = (Evaluator.from_config(data, "valid", evaluation, model, seed)
+                           if len(data.valid) else None)
+        self.test_eval = Evaluator.from_config(data, "test", evaluation, model, seed)
         self._best_state: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------------------------
