@@ -1,19 +1,28 @@
-"""Speed and memory benchmark (not a test).
+"""Speed and memory benchmark (not a test): figures, kernel floors, and a Markdown report.
 
-For each model, in a fresh subprocess (so peak memory is per model):
+For each model on a dataset, in a fresh subprocess (so peak memory is per model):
 
-* data load + graph build seconds,
-* training-epoch seconds (every training interaction once; mean and median over ``--epochs``
-  epochs after ``--warmup`` warm-up epochs),
-* one full-ranking evaluation of the test split (all test users × all items, training and
-  validation items masked, top-max(K)),
-* peak resident memory (``ru_maxrss``) of the whole process.
+* ``load_seconds``: reading the files, cleaning, splitting, id maps, normalised graph;
+* ``epoch_seconds``: training epochs (every training interaction once), the median of
+  ``--epochs`` timed epochs after ``--warmup`` untimed ones;
+* ``epoch_floor_seconds``: the kernel floor of an epoch: the sparse–dense products one
+  training step runs (forward and backward of the propagation, counted with
+  :class:`ssrec.models.layers.SpmmCounter`), times the batches per epoch, timed bare in a loop;
+* ``eval_seconds``: one full-ranking evaluation of the test split (every test user × every
+  item, training + validation items masked, top-max(K));
+* ``eval_floor_seconds``: the bare scoring matmul + ``topk`` over the same users and blocks;
+* ``peak_rss_mb``: peak resident memory of the whole process (``ru_maxrss``);
+* ``eval_memory``: for two block sizes, the extra peak memory of an evaluation in a fresh
+  process (it grows with the block size, not with users × items).
 
-Results go to a JSON file (default ``benchmarks/results/<dataset>.json``).
-
-Example::
+Usage::
 
     python benchmarks/run.py --dataset gowalla --models LightGCN SimGCL --set model.n_layers=2
+    python benchmarks/run.py --dataset ml-100k --models LightGCN --set model.n_layers=2
+    python benchmarks/run.py --report        # docs/benchmarks.md from benchmarks/results/*.json
+
+Results: ``benchmarks/results/<dataset>[-<tag>].json``; ``--report`` renders every JSON file in
+that folder into ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -30,103 +40,291 @@ from pathlib import Path
 
 import torch
 
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
 
-def child(args: argparse.Namespace) -> dict:
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _config(args: argparse.Namespace, model: str, block_size: int):
     from ssrec.config import load_config
+
+    over = [f"model.name={model}", f"data.dataset={args.dataset}", "train.progress=false",
+            f"eval.block_size={block_size}", *args.set]
+    if args.data_dir:
+        over.append(f"data.data_dir={args.data_dir}")
+    return load_config(None, over)
+
+
+def child_train(args: argparse.Namespace) -> dict:
     from ssrec.data import load_dataset
     from ssrec.evaluation import Evaluator
+    from ssrec.models.layers import SpmmCounter
     from ssrec.training import Trainer
     from ssrec.training.run import build_model
+    from ssrec.utils.perf import tune_malloc
 
-    overrides = [f"model.name={args.child}", f"data.dataset={args.dataset}",
-                 "train.progress=false", f"eval.block_size={args.block_size}", *args.set]
-    if args.data_dir:
-        overrides.append(f"data.data_dir={args.data_dir}")
-    cfg = load_config(None, overrides)
+    tune_malloc()
+    cfg = _config(args, args.child, args.block_size)
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     data = load_dataset(cfg.data, seed=cfg.seed)
-    _ = data.norm_adj if cfg.model_cls().family == "graph" else None
+    cls = cfg.model_cls()
+    adj = data.norm_adj if cls.family == "graph" else None
     load_s = time.perf_counter() - t0
     model = build_model(cfg, data)
     trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device="cpu")
-    epochs = []
+    torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
+    epochs: list[float] = []
+    n_fwd = n_bwd = 0
+    n_batches = len(trainer.sampler) if trainer.sampler else 0
     if model.trainable:
+        # count the sparse products of one step (on a throw-away copy of the model state)
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        opt_state = trainer.optimizer.state_dict()
+        batch = next(iter(trainer.sampler.epoch()))
+        with SpmmCounter() as counter:
+            trainer.optimizer.zero_grad(set_to_none=True)
+            model.loss(batch).total.backward()
+        n_fwd, n_bwd = counter.forward, counter.backward
+        model.load_state_dict(state)
+        trainer.optimizer.load_state_dict(opt_state)
+        trainer.optimizer.zero_grad(set_to_none=True)
         for e in range(1, args.warmup + args.epochs + 1):
             t = time.perf_counter()
             trainer.train_epoch(e)
             if e > args.warmup:
                 epochs.append(time.perf_counter() - t)
+    floor_s = None
+    if adj is not None and n_fwd + n_bwd:
+        x = torch.randn(adj.shape[0], cfg.model_params().embedding_dim)
+        torch.sparse.mm(adj, x)
+        t = time.perf_counter()
+        for _ in range(n_batches * (n_fwd + n_bwd)):
+            torch.sparse.mm(adj, x)
+        floor_s = time.perf_counter() - t
     ev = Evaluator(data, "test", cfg.eval.ks, cfg.eval.metrics, args.block_size)
     t = time.perf_counter()
     metrics = ev.evaluate(model)
     eval_s = time.perf_counter() - t
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    epochs_sorted = sorted(epochs)
+    eval_floor_s = None
+    if hasattr(model, "embeddings"):
+        with torch.no_grad():
+            users_all, items_all = (e.detach() for e in model.embeddings())
+            kmax = max(cfg.eval.ks)
+            t = time.perf_counter()
+            for s in range(0, ev.n_users, args.block_size):
+                u = torch.from_numpy(ev.users[s:s + args.block_size])
+                torch.topk(users_all[u] @ items_all.T, kmax, dim=1)
+            eval_floor_s = time.perf_counter() - t
     return {
         "model": model.name,
-        "config": cfg.resolved()["model"],
+        "model_config": cfg.resolved()["model"],
         "batch_size": cfg.train.batch_size,
-        "batches_per_epoch": len(trainer.sampler) if trainer.sampler else 0,
+        "batches_per_epoch": n_batches,
+        "train_interactions": len(data.train),
+        "spmm_per_step": {"forward": n_fwd, "backward": n_bwd},
         "load_seconds": load_s,
         "epoch_seconds": epochs,
-        "epoch_seconds_mean": sum(epochs) / len(epochs) if epochs else None,
-        "epoch_seconds_median": epochs_sorted[len(epochs) // 2] if epochs else None,
+        "epoch_seconds_median": statistics.median(epochs) if epochs else None,
+        "epoch_floor_seconds": floor_s,
         "eval_seconds": eval_s,
+        "eval_floor_seconds": eval_floor_s,
         "eval_users": ev.n_users,
+        "eval_items": data.n_items,
         "eval_block_size": args.block_size,
-        "peak_rss_mb": rss_kb / 1024,
+        "peak_rss_mb": _peak_mb(),
         "test_recall@20_after_benchmark": metrics.get("recall@20"),
     }
+
+
+def child_evalmem(args: argparse.Namespace) -> dict:
+    from ssrec.data import load_dataset
+    from ssrec.evaluation import Evaluator
+    from ssrec.training.run import build_model
+    from ssrec.utils.perf import tune_malloc
+
+    tune_malloc()
+    cfg = _config(args, args.child, args.block_size)
+    data = load_dataset(cfg.data, seed=cfg.seed)
+    model = build_model(cfg, data)
+    ev = Evaluator(data, "test", cfg.eval.ks, cfg.eval.metrics, args.block_size)
+    import threading
+
+    before = _rss_mb()
+    peak = [before]
+    stop = threading.Event()
+
+    def sample() -> None:  # RSS sampled every 2 ms while the evaluation runs
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.002)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    t = time.perf_counter()
+    ev.evaluate(model)
+    seconds = time.perf_counter() - t
+    stop.set()
+    th.join()
+    return {"block_size": args.block_size, "rss_before_mb": before, "peak_mb": peak[0],
+            "peak_increase_mb": peak[0] - before,
+            "score_block_mb": args.block_size * data.n_items * 4 / 2**20,
+            "dense_all_users_mb": ev.n_users * data.n_items * 4 / 2**20,
+            "seconds": seconds}
+
+
+def _run_child(args: argparse.Namespace, model: str, mode: str, block: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", model, "--mode", mode, "--dataset", args.dataset,
+           "--epochs", str(args.epochs), "--warmup", str(args.warmup), "--block-size", str(block)]
+    for s in args.set:
+        cmd += ["--set", s]
+    if args.data_dir:
+        cmd += ["--data-dir", args.data_dir]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "device": "cpu"}
+
+
+def render(results_dir: Path = RESULTS) -> str:
+    """Markdown report of every ``*.json`` in ``results_dir``."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python benchmarks/run.py --report` from `benchmarks/results/*.json` "
+        "(the figures of each dataset come from `python benchmarks/run.py --dataset ...`, see "
+        "the command line above each table). *Floor* is the kernel floor: the same "
+        "sparse–dense products a training epoch runs (forward and backward of the propagation, "
+        "every batch), or the same scoring matmul + `topk` an evaluation runs, timed bare in a "
+        "loop; *ratio* = measured / floor.",
+        "",
+    ]
+    for path in sorted(results_dir.glob("*.json")):
+        rep = json.loads(path.read_text())
+        if "results" not in rep or "command" not in rep:
+            continue
+        m = rep["machine"]
+        lines += [f"## {rep['dataset']}{' (' + rep['tag'] + ')' if rep.get('tag') else ''}", "",
+                  f"`{rep['command']}`", "",
+                  f"Machine: {m['cpus']} × {m.get('cpu') or 'CPU'}, torch {m['torch']}, "
+                  f"{m['torch_threads']} threads, device {m.get('device', 'cpu')}; "
+                  f"{rep['settings']['epochs_timed']} timed epochs after "
+                  f"{rep['settings']['warmup']} warm-up.", "",
+                  "| model | s/epoch (median) | epoch floor s | ratio | full-ranking eval s | "
+                  "eval floor s | ratio | peak RSS MB | load s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in rep["results"]:
+            def f(x, fmt="{:.2f}"):
+                return "—" if x is None else fmt.format(x)
+
+            ep, fl = r["epoch_seconds_median"], r["epoch_floor_seconds"]
+            ev, evf = r["eval_seconds"], r["eval_floor_seconds"]
+            lines.append(
+                f"| {r['model']} (L={r['model_config'].get('n_layers', '—')}) | {f(ep)} | "
+                f"{f(fl)} | {f(ep / fl if ep and fl else None)} | {f(ev)} | {f(evf)} | "
+                f"{f(ev / evf if evf else None)} | {r['peak_rss_mb']:.0f} | "
+                f"{r['load_seconds']:.2f} |")
+        r0 = rep["results"][0]
+        lines += ["", f"{r0['train_interactions']:,} training interactions, batch "
+                  f"{r0['batch_size']} ({r0['batches_per_epoch']} batches per epoch); evaluation "
+                  f"of {r0['eval_users']:,} users × {r0['eval_items']:,} items in blocks of "
+                  f"{r0['eval_block_size']}."]
+        if rep.get("eval_memory"):
+            lines += ["", "Evaluation memory (fresh process, untrained model):", "",
+                      "| block size | score block MB | peak RSS increase MB | dense users × items "
+                      "MB | eval s |", "|---|---|---|---|---|"]
+            for e in rep["eval_memory"]:
+                lines.append(f"| {e['block_size']} | {e['score_block_mb']:.0f} | "
+                             f"{e['peak_increase_mb']:.0f} | {e['dense_all_users_mb']:.0f} | "
+                             f"{e['seconds']:.2f} |")
+        if rep.get("notes"):
+            lines += ["", rep["notes"]]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--dataset", default="gowalla")
     p.add_argument("--models", nargs="+", default=["LightGCN", "SimGCL"])
-    p.add_argument("--epochs", type=int, default=2, help="timed epochs per model")
-    p.add_argument("--warmup", type=int, default=0, help="untimed epochs first")
+    p.add_argument("--epochs", type=int, default=3, help="timed epochs per model (median)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
     p.add_argument("--block-size", type=int, default=2048, help="evaluation users per block")
+    p.add_argument("--mem-blocks", type=int, nargs="*", default=[256, 2048],
+                   help="block sizes for the evaluation-memory measurement")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--tag", default="", help="suffix of the result file, e.g. h200")
     p.add_argument("--out", default=None)
+    p.add_argument("--report", action="store_true", help="render docs/benchmarks.md and exit")
     p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--mode", default="train", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.report:
+        (ROOT / "docs" / "benchmarks.md").write_text(render())
+        print(f"[bench] written {ROOT / 'docs' / 'benchmarks.md'}", file=sys.stderr)
+        return 0
     if args.child:
-        print(json.dumps(child(args)))
+        fn = child_train if args.mode == "train" else child_evalmem
+        print(json.dumps(fn(args)))
         return 0
     results = []
     for model in args.models:
-        cmd = [sys.executable, __file__, "--child", model, "--dataset", args.dataset,
-               "--epochs", str(args.epochs), "--warmup", str(args.warmup),
-               "--block-size", str(args.block_size)]
-        for s in args.set:
-            cmd += ["--set", s]
-        if args.data_dir:
-            cmd += ["--data-dir", args.data_dir]
-        if args.threads:
-            cmd += ["--threads", str(args.threads)]
         print(f"[bench] {model} on {args.dataset} ...", file=sys.stderr, flush=True)
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        res = json.loads(out.strip().splitlines()[-1])
-        print(f"[bench] {model}: epoch {res['epoch_seconds_mean']}, eval {res['eval_seconds']:.2f}s,"
-              f" peak RSS {res['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+        res = _run_child(args, model, "train", args.block_size)
+        print(f"[bench] {model}: epoch {res['epoch_seconds_median']} (floor "
+              f"{res['epoch_floor_seconds']}), eval {res['eval_seconds']:.2f}s (floor "
+              f"{res['eval_floor_seconds']}), peak RSS {res['peak_rss_mb']:.0f} MB",
+              file=sys.stderr, flush=True)
         results.append(res)
+    evalmem = []
+    for b in args.mem_blocks:
+        evalmem.append(_run_child(args, args.models[0], "evalmem", b))
+        print(f"[bench] eval memory, block {b}: +{evalmem[-1]['peak_increase_mb']:.0f} MB",
+              file=sys.stderr, flush=True)
+    command = "python benchmarks/run.py " + " ".join(a for a in sys.argv[1:])
     report = {
         "dataset": args.dataset,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "processor": platform.processor(), "python": platform.python_version(),
-                    "torch": torch.__version__, "torch_threads": args.threads or
-                    torch.get_num_threads()},
-        "settings": {"epochs_timed": args.epochs, "warmup": args.warmup, "overrides": args.set},
+        "tag": args.tag,
+        "command": command,
+        "machine": machine(),
+        "settings": {"epochs_timed": args.epochs, "warmup": args.warmup, "overrides": args.set,
+                     "block_size": args.block_size},
         "results": results,
+        "eval_memory": evalmem,
     }
-    out = Path(args.out or Path(__file__).parent / "results" / f"{args.dataset}.json")
+    name = args.dataset + (f"-{args.tag}" if args.tag else "")
+    out = Path(args.out) if args.out else RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"[bench] written {out}", file=sys.stderr)
+    (ROOT / "docs" / "benchmarks.md").write_text(render(out.parent))
     return 0
 
 

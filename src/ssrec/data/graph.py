@@ -29,7 +29,8 @@ def normalized_adjacency(
         item: item index per edge, ``[E]``.
         n_users: ``U``.
         n_items: ``I``.
-        layout: ``"csr"`` (default; fastest sparse-dense product on CPU here) or ``"coo"``.
+        layout: ``"csr"`` (default; with int32 indices when they fit, the fastest sparse-dense
+            product on CPU here, see docs/benchmarks.md) or ``"coo"``.
 
     Returns:
         ``float32`` sparse tensor ``[U+I, U+I]`` on the device of ``user``.
@@ -54,4 +55,11 @@ def normalized_adjacency(
         return adj
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return adj.to_sparse_csr()
+        csr = adj.to_sparse_csr()
+        if n < 2**31 - 1 and val.numel() < 2**31 - 1:
+            # int32 indices: the CPU kernel (MKL) takes them as they are; int64 indices are
+            # converted on every product
+            csr = torch.sparse_csr_tensor(csr.crow_indices().to(torch.int32),
+                                          csr.col_indices().to(torch.int32), csr.values(),
+                                          csr.shape)
+        return csr

@@ -29,10 +29,11 @@ class Evaluator:
 
     **Full ranking** (default). For each block of ``block_size`` users that have at least one
     target in ``split``: ``model.score(users) -> [B, I]``; with ``exclude_seen`` the user's
-    training items (and, for the test split, the validation items) are set to ``-inf``; one
-    ``topk(max K)`` per block; the ``[B, K]`` hit matrix is gathered from a dense block of
-    targets; per-user metric values are stored and averaged once at the end (so block size never
-    changes a result). Peak memory is ``O(block_size × I)``, never ``O(U × I)``.
+    training items (and, for the test split, the validation items) are set to ``-inf`` in place;
+    one ``topk(max K)`` per block; the ``[B, K]`` hit matrix comes from a binary search of the
+    top-K (user, item) keys in the sorted target keys; per-user metric values are stored and
+    averaged once at the end (so block size never changes a result). Peak memory is one
+    ``[block_size, I]`` score block, never ``O(U × I)``.
 
     **Sampled ranking** (``ranking="sampled"``). Each evaluated user's targets are ranked
     against ``n_negatives`` items drawn once, at construction, without replacement from the items
@@ -101,6 +102,10 @@ class Evaluator:
         n_t = np.diff(self.targets.indptr)
         self.users = np.flatnonzero(n_t > 0).astype(np.int64)
         self.n_targets = n_t[self.users]
+        # sorted keys user * I + item of every target, for hit lookup by binary search
+        rows = np.repeat(np.arange(self.targets.shape[0], dtype=np.int64), n_t)
+        self._target_keys = torch.from_numpy(rows * data.n_items +
+                                             self.targets.indices.astype(np.int64))
         self.negatives: np.ndarray | None = None
         if ranking == "sampled":
             self.negatives = self._sample_negatives()
@@ -209,16 +214,23 @@ class Evaluator:
 
     def _full_block(self, scores: torch.Tensor, users: np.ndarray, kmax: int,
                     device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        # never write into a model's tensor (or a broadcast view of one)
-        scores = scores.float().clone()
+        """Mask (in place on a private copy), ``topk``, hits by binary search of the keys."""
+        if scores.dtype != torch.float32:
+            scores = scores.float()
+        elif scores._is_view() or not scores.is_contiguous():
+            scores = scores.clone()  # never write into a model's own tensor
         if self.mask.nnz:
             r, c = self._block_coords(self.mask, users)
             scores[torch.from_numpy(r).to(device), torch.from_numpy(c).to(device)] = -torch.inf
         top = torch.topk(scores, min(kmax, scores.shape[1]), dim=1).indices  # [B, K]
-        r, c = self._block_coords(self.targets, users)
-        rel = torch.zeros(scores.shape, dtype=torch.bool, device=device)
-        rel[torch.from_numpy(r).to(device), torch.from_numpy(c).to(device)] = True
-        return top, rel.gather(1, top)  # [B, K], [B, K]
+        del scores
+        tu = torch.from_numpy(users).to(device)
+        keys = tu.unsqueeze(1) * self.data.n_items + top  # [B, K]
+        if self._target_keys.device != device:
+            self._target_keys = self._target_keys.to(device)
+        tk = self._target_keys
+        pos = torch.searchsorted(tk, keys).clamp_(max=max(tk.numel() - 1, 0))
+        return top, tk[pos] == keys  # [B, K], [B, K] bool
 
     def _sampled_block(self, scores: torch.Tensor, start: int, users: np.ndarray, kmax: int,
                        device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -143,7 +143,8 @@ class Recommender(nn.Module):
             users: ``int64 [B]`` user indices.
 
         Returns:
-            ``float [B, I]`` scores of every item (higher is better), unmasked.
+            ``float [B, I]`` scores of every item (higher is better), unmasked: a new tensor,
+            which the evaluator masks in place (a view, e.g. an ``expand``, is copied first).
         """
         raise NotImplementedError(f"{type(self).__name__} does not define score()")
 

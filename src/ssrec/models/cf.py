@@ -107,19 +107,48 @@ class GraphCF(EmbeddingCF):
         """Layer-0 embeddings of all nodes, users first: ``[U+I, D]``."""
         return torch.cat([self.user_embedding.weight, self.item_embedding.weight], dim=0)
 
-    def propagate(self, adj: torch.Tensor | Sequence[torch.Tensor] | None = None,
-                  layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
-                  ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    def propagate_nodes(self, adj: torch.Tensor | Sequence[torch.Tensor] | None = None,
+                        layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+                        ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Propagate the ego embeddings over ``adj`` (default: the training graph; or a list
         of one graph per layer).
 
         Returns:
-            ``(users [U, D], items [I, D], layers)`` with ``layers[l]`` of shape ``[U+I, D]``.
+            ``(nodes [U+I, D], layers)``: the layer-averaged representation of all nodes, users
+            first, and ``layers[l]`` (``[U+I, D]``) for ``l = 0..L`` (``layers[0]`` is the ego).
         """
-        mean, layers = propagate(self.adj if adj is None else adj, self.ego(), self.cfg.n_layers,
-                                 include_ego=self.include_ego, layer_hook=layer_hook)
-        users, items = torch.split(mean, [self.n_users, self.n_items])
+        return propagate(self.adj if adj is None else adj, self.ego(), self.cfg.n_layers,
+                         include_ego=self.include_ego, layer_hook=layer_hook)
+
+    def propagate(self, adj: torch.Tensor | Sequence[torch.Tensor] | None = None,
+                  layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+                  ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """Like :meth:`propagate_nodes`, split into ``(users [U, D], items [I, D], layers)``."""
+        nodes, layers = self.propagate_nodes(adj, layer_hook)
+        users, items = torch.split(nodes, [self.n_users, self.n_items])
         return users, items, layers
+
+    def node_bpr_parts(self, nodes: torch.Tensor, ego: torch.Tensor, batch: PairBatch
+                       ) -> dict[str, torch.Tensor]:
+        """:meth:`bpr_parts` on the unsplit node matrix (faster: one gather for the batch's
+        users, positives and negatives, so the backward pass scatters into one ``[U+I, D]``
+        gradient).
+
+        Args:
+            nodes: ``[U+I, D]`` final representations, users first.
+            ego: ``[U+I, D]`` layer-0 embeddings (for the L2 penalty).
+            batch: the training triples.
+        """
+        b, n_neg = batch.neg.shape
+        idx = torch.cat([batch.users, batch.pos + self.n_users,
+                         batch.neg.reshape(-1) + self.n_users])
+        u, p, n = torch.split(nodes[idx], [b, b, b * n_neg])
+        n = n.view(b, n_neg, -1)  # [B, N, D]
+        pos = (u * p).sum(-1)  # [B]
+        neg = (u.unsqueeze(1) * n).sum(-1)  # [B, N]
+        e_u, e_p, e_n = torch.split(ego[idx], [b, b, b * n_neg])
+        reg = l2_regularization(e_u, e_p, e_n)
+        return {"bpr": bpr_loss(pos, neg), "reg": self.cfg.l2_reg * reg}
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         users, items, _ = self.propagate()

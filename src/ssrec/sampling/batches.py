@@ -19,8 +19,10 @@ class Batch:
     """Base of all batch containers: every field is a tensor, moved together by :meth:`to`."""
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
-        return type(self)(**{f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
-                             for f in fields(self)})
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device, non_blocking=non_blocking)
+
+        return type(self)(**{f.name: move(getattr(self, f.name)) for f in fields(self)})
 
     def __len__(self) -> int:
         return int(getattr(self, fields(self)[0].name).shape[0])
@@ -34,11 +36,25 @@ class PairBatch(Batch):
         users: ``int64 [B]`` user indices.
         pos: ``int64 [B]`` a training item of each user.
         neg: ``int64 [B, N]`` ``N`` sampled items that are not training items of the user.
+        unique_users: ``int64 [B_u]`` the distinct users of the batch, sorted (computed by the
+            sampler ahead of time, so contrastive losses need no ``torch.unique``, which would
+            synchronise a GPU inside the batch loop); ``None`` → use :meth:`distinct_users`.
+        unique_pos: ``int64 [B_i]`` the distinct positive items, sorted.
     """
 
     users: torch.Tensor
     pos: torch.Tensor
     neg: torch.Tensor
+    unique_users: torch.Tensor | None = None
+    unique_pos: torch.Tensor | None = None
+
+    def distinct_users(self) -> torch.Tensor:
+        """Sorted distinct users of the batch ``[B_u]``."""
+        return self.unique_users if self.unique_users is not None else torch.unique(self.users)
+
+    def distinct_pos(self) -> torch.Tensor:
+        """Sorted distinct positive items of the batch ``[B_i]``."""
+        return self.unique_pos if self.unique_pos is not None else torch.unique(self.pos)
 
 
 class Sampler:
@@ -115,8 +131,17 @@ class PairwiseSampler(Sampler):
         tp = torch.from_numpy(pos).to(dev)
         tn = torch.from_numpy(neg).to(dev)
         bs = self.batch_size
-        for start in range(0, users.size, bs):
-            yield PairBatch(tu[start:start + bs], tp[start:start + bs], tn[start:start + bs])
+        starts = range(0, users.size, bs)
+        # distinct users / items per batch, computed here and moved in one transfer
+        uu = [np.unique(users[s:s + bs]) for s in starts]
+        up = [np.unique(pos[s:s + bs]) for s in starts]
+        u_off = np.cumsum([0] + [a.size for a in uu])
+        p_off = np.cumsum([0] + [a.size for a in up])
+        tuu = torch.from_numpy(np.concatenate(uu)).to(dev)
+        tup = torch.from_numpy(np.concatenate(up)).to(dev)
+        for b, start in enumerate(starts):
+            yield PairBatch(tu[start:start + bs], tp[start:start + bs], tn[start:start + bs],
+                            tuu[u_off[b]:u_off[b + 1]], tup[p_off[b]:p_off[b + 1]])
 
 
 def make_sampler(kind: str, data: InteractionData, batch_size: int, seed: int,

@@ -20,6 +20,7 @@ from ssrec.evaluation import Evaluator
 from ssrec.models.base import Recommender, TrainContext
 from ssrec.sampling import make_sampler
 from ssrec.utils.io import atomic_save_torch, atomic_write_json
+from ssrec.utils.perf import tune_malloc
 from ssrec.utils.seed import torch_generator
 
 log = logging.getLogger("ssrec.train")
@@ -112,6 +113,7 @@ class Trainer:
                               f"metrics (eval.metrics={evaluation.metrics}, eval.ks="
                               f"{evaluation.ks})")
         self.state = TrainerState()
+        tune_malloc()
         self.model.to(self.device)
         self.generator = torch_generator(seed + 1, self.device)
         self.model.generator = self.generator

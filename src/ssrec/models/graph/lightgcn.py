@@ -24,6 +24,6 @@ class LightGCN(GraphCF):
              "Recommendation, SIGIR 2020")
 
     def loss(self, batch: PairBatch) -> LossOutput:
-        users, items, _ = self.propagate()
-        parts = self.bpr_parts(users, items, batch)
+        nodes, layers = self.propagate_nodes()
+        parts = self.node_bpr_parts(nodes, layers[0], batch)
         return LossOutput(parts["bpr"] + parts["reg"], parts)

@@ -54,12 +54,13 @@ class SimGCL(GraphCF):
         return uniform_noise(x, self.cfg.eps, generator=self.generator)
 
     def loss(self, batch: PairBatch) -> LossOutput:
-        users, items, _ = self.propagate()
-        parts = self.bpr_parts(users, items, batch)
-        u1, i1, _ = self.propagate(layer_hook=self._noise)
-        u2, i2, _ = self.propagate(layer_hook=self._noise)
-        uid = torch.unique(batch.users)
-        iid = torch.unique(batch.pos)
-        cl = info_nce(u1[uid], u2[uid], self.cfg.tau) + info_nce(i1[iid], i2[iid], self.cfg.tau)
+        nodes, layers = self.propagate_nodes()
+        parts = self.node_bpr_parts(nodes, layers[0], batch)
+        view1, _ = self.propagate_nodes(layer_hook=self._noise)  # [U+I, D]
+        view2, _ = self.propagate_nodes(layer_hook=self._noise)
+        uid = batch.distinct_users()
+        iid = batch.distinct_pos() + self.n_users
+        cl = (info_nce(view1[uid], view2[uid], self.cfg.tau)
+              + info_nce(view1[iid], view2[iid], self.cfg.tau))
         parts["cl"] = self.cfg.cl_weight * cl
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)

@@ -61,12 +61,12 @@ class XSimGCL(GraphCF):
         return uniform_noise(x, self.cfg.eps, generator=self.generator)
 
     def loss(self, batch: PairBatch) -> LossOutput:
-        users, items, layers = self.propagate(layer_hook=self._noise)
-        parts = self.bpr_parts(users, items, batch)
-        cl_users, cl_items = torch.split(layers[self.cfg.layer_cl], [self.n_users, self.n_items])
-        uid = torch.unique(batch.users)
-        iid = torch.unique(batch.pos)
-        cl = (info_nce(users[uid], cl_users[uid], self.cfg.tau)
-              + info_nce(items[iid], cl_items[iid], self.cfg.tau))
+        nodes, layers = self.propagate_nodes(layer_hook=self._noise)  # [U+I, D]
+        parts = self.node_bpr_parts(nodes, layers[0], batch)
+        cl_view = layers[self.cfg.layer_cl]  # [U+I, D]
+        uid = batch.distinct_users()
+        iid = batch.distinct_pos() + self.n_users
+        cl = (info_nce(nodes[uid], cl_view[uid], self.cfg.tau)
+              + info_nce(nodes[iid], cl_view[iid], self.cfg.tau))
         parts["cl"] = self.cfg.cl_weight * cl
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)

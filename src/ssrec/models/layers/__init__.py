@@ -1,5 +1,5 @@
 """Reusable layers."""
 
-from ssrec.models.layers.propagation import propagate, spmm
+from ssrec.models.layers.propagation import SpmmCounter, propagate, spmm
 
-__all__ = ["propagate", "spmm"]
+__all__ = ["SpmmCounter", "propagate", "spmm"]
