@@ -1,9 +1,10 @@
 """Sequential recommendation results: SASRec, CL4SRec, BERT4Rec and DuoRec on amazon-beauty and
 ml-100k, trained by the shared trainer, selected on validation, tested once with full ranking.
 
-One command trains every (dataset, model) run that has no ``results.json`` yet (so an
-interrupted command resumes where it stopped, run by run), scores each kept model once more
-with sampled ranking (for comparison with published numbers only), and writes
+One command trains every (dataset, model) run that has no ``results.json`` yet (an
+interrupted command resumes where it stopped: finished runs are kept and an interrupted run
+continues from its last completed epoch), re-scores each kept model on test with the history
+masked and with sampled ranking (for comparison only), and writes
 
 * ``docs/sequential.md``: the protocol above the tables,
 * ``benchmarks/results/sequential.json``: the raw numbers.
@@ -47,7 +48,7 @@ from ssrec.utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 log = logging.getLogger("ssrec.bench")
 
-MODELS = ["SASRec", "CL4SRec", "BERT4Rec", "DuoRec"]
+MODELS = ["MostPop", "SASRec", "CL4SRec", "BERT4Rec", "DuoRec"]
 DATASETS = ["amazon-beauty", "ml-100k"]
 
 # Data options, from the command (see the module docs).
@@ -63,13 +64,15 @@ DATA = {
 TRAIN = {
     "amazon-beauty": ["train.epochs=200", "train.batch_size=256", "train.lr=0.001",
                       "train.patience=10", "train.eval_every=2"],
-    "ml-100k": ["train.epochs=400", "train.batch_size=64", "train.lr=0.001",
+    "ml-100k": ["train.epochs=300", "train.batch_size=64", "train.lr=0.001",
                 "train.patience=10", "train.eval_every=5"],
 }
 MODEL_TRAIN: dict[tuple[str, str], list[str]] = {}
 
+# the table's protocol: full ranking, items of the history allowed (the sequential papers'),
+# for every row including the MostPop reference
 COMMON = ["train.progress=false", "train.monitor=ndcg@10", "eval.ks=[10,20]",
-          "eval.metrics=[hit,ndcg,mrr]"]
+          "eval.metrics=[hit,ndcg,mrr]", "eval.exclude_seen=false"]
 
 SAMPLED = {"n_negatives": 100, "negatives": "popularity"}
 
@@ -113,20 +116,22 @@ def train_one(dataset: str, spec: str, args: argparse.Namespace) -> Path:
     if (out / "results.json").is_file():
         log.info("%s / %s: finished run found in %s", dataset, label, out)
     else:
-        if out.exists():  # an interrupted run: start it again from scratch
-            for p in out.iterdir():
-                p.unlink()
         cfg = load_config(None, overrides(dataset, name, model_over, args, out))
         log.info("%s / %s: training (%s)", dataset, label, out)
         t0 = time.perf_counter()
-        run(cfg)
+        run(cfg, resume=True)  # an interrupted run continues from its last epoch
         log.info("%s / %s: done in %.0f s", dataset, label, time.perf_counter() - t0)
-    sampled = out / "sampled.json"
-    if not sampled.is_file():
+    extra = out / "extra_protocols.json"
+    if not extra.is_file():
+        # the kept model re-scored on test under two other protocols, for comparison only
         loaded = load_run(out, data_dir=args.data_dir, device="cpu")
-        ev = Evaluator(loaded.data, "test", ks=[10, 20], metrics=["hit", "ndcg"],
-                       exclude_seen=False, ranking="sampled", seed=loaded.cfg.seed, **SAMPLED)
-        atomic_write_json(sampled, {"test": ev.evaluate(loaded.model), **ev.describe()})
+        found = {}
+        for key, opts in (("masked", {"exclude_seen": True}),
+                          ("sampled", {"exclude_seen": False, "ranking": "sampled", **SAMPLED})):
+            ev = Evaluator(loaded.data, "test", ks=[10, 20], metrics=["hit", "ndcg"],
+                           seed=loaded.cfg.seed, **opts)
+            found[key] = {"test": ev.evaluate(loaded.model), **ev.describe()}
+        atomic_write_json(extra, found)
     return out
 
 
@@ -139,7 +144,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
             continue
         found = []
         for out in sorted(folder.iterdir()):
-            res_p, smp_p = out / "results.json", out / "sampled.json"
+            res_p, smp_p = out / "results.json", out / "extra_protocols.json"
             if not res_p.is_file():
                 continue
             res = json.loads(res_p.read_text())
@@ -155,8 +160,10 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "epochs_run": res["epochs_run"],
                 "train_seconds_per_epoch": sec["train"] / n_ep,
                 "valid_seconds_total": sec["valid"],
-                "sampled_test": smp.get("test"), "sampled_protocol": {
-                    k: v for k, v in smp.items() if k != "test"},
+                "masked_test": smp.get("masked", {}).get("test"),
+                "sampled_test": smp.get("sampled", {}).get("test"),
+                "sampled_protocol": {k: v for k, v in smp.get("sampled", {}).items()
+                                     if k != "test"},
                 "protocol": res["protocol"], "config_yaml": cfg,
                 "environment": res.get("environment"),
             })
@@ -190,10 +197,13 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "user's items before the target (test: train + validation items; validation: train "
         "items), the most recent `max_len` of them.",
         "* **Ranking**: **full ranking over all items** (every item is a candidate, items the "
-        "user already has included, as in the sequential papers). Metrics: HR@K (= Recall@K "
-        "with one target) and NDCG@K, averaged over evaluated users. The columns marked "
-        "*sampled* re-score the same test models against 100 popularity-sampled negatives "
-        "(BERT4Rec's protocol, seeded) only to show how far such numbers are from full ranking.",
+        "user already has included: `eval.exclude_seen=false`, the default for sequential "
+        "models). Metrics: HR@K (= Recall@K with one target) and NDCG@K, averaged over "
+        "evaluated users. The detail table also re-scores the same kept models on test with the "
+        "history masked (*masked*) and against 100 popularity-sampled negatives (*sampled*, "
+        "BERT4Rec's protocol, seeded), for comparison only: model selection used the main "
+        "protocol.",
+        "* **MostPop** (training popularity) is a reference row under the same protocol.",
         "* **Selection**: the epoch with the best validation NDCG@10 (early stopping, patience "
         "in validations) is restored and the test split scored once.",
         "* **Training**: the shared trainer (Adam); one epoch = every user's training sequence "
@@ -239,13 +249,15 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         lines.append(f"| {lab} | " + " | ".join(cells) + " |")
     lines += ["", "## Details", "",
               "| dataset | model | HR@10 | NDCG@10 | HR@20 | NDCG@20 | valid NDCG@10 | "
-              "sampled HR@10 | sampled NDCG@10 | best / run epochs | train s/epoch |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "masked HR@10 | masked NDCG@10 | sampled HR@10 | sampled NDCG@10 | "
+              "best / run epochs | train s/epoch |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        t, s = r["test"], r["sampled_test"] or {}
+        t, s, m = r["test"], r["sampled_test"] or {}, r["masked_test"] or {}
         lines.append(
             f"| {r['dataset']} | {r['label']} | {_f(t.get('hit@10'))} | {_f(t.get('ndcg@10'))} | "
             f"{_f(t.get('hit@20'))} | {_f(t.get('ndcg@20'))} | {_f(r['valid'].get('ndcg@10'))} | "
+            f"{_f(m.get('hit@10'))} | {_f(m.get('ndcg@10'))} | "
             f"{_f(s.get('hit@10'))} | {_f(s.get('ndcg@10'))} | {r['best_epoch']} / "
             f"{r['epochs_run']} | {r['train_seconds_per_epoch']:.1f} |")
     env = rows[0]["environment"] if rows else {}

@@ -3,7 +3,7 @@
 ::
 
     ssrec train --model SimGCL --dataset lastfm [--config FILE] [--set k=v ...] [--epochs N]
-                [--seed S] [--out RUN_DIR] [--data-dir DIR] [--device DEV]
+                [--seed S] [--out RUN_DIR] [--data-dir DIR] [--device DEV] [--resume]
     ssrec evaluate RUN_DIR [--split valid|test|both] [--block-size N] [--json]
     ssrec recommend RUN_DIR --user RAW_ID [-k 10] [--json]
     ssrec models [--json]
@@ -56,7 +56,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_progress:
         shortcuts["train.progress"] = False
     cfg = load_config(args.config, args.set or [], **shortcuts)
-    result = run(cfg)
+    if args.resume and not args.out:
+        raise SsrecError("--resume needs --out RUN_DIR (the folder of the interrupted run)")
+    result = run(cfg, resume=args.resume)
     out = {"best_epoch": result.best_epoch, "test": result.test, "run_dir": result.run_dir}
     if args.json:
         print(json.dumps(out, indent=2))
@@ -208,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run folder (default runs/<model>-<dataset>-<time>)")
     t.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     t.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out (same configuration)")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
     data_dir(t)
     t.set_defaults(func=cmd_train)

@@ -106,14 +106,17 @@ def test_sequential_runs_default_to_leave_one_out_validation_and_open_ranking(tm
 
 @pytest.mark.slow
 @pytest.mark.data
-def test_sasrec_beats_popularity_on_ml100k_leave_one_out(data_dir, tmp_path):
+def test_sasrec_beats_popularity_on_ml100k_leave_one_out(data_dir):
     require_dataset(data_dir, "ml-100k")
     common = ["data.dataset=ml-100k", f"data.data_dir={data_dir}", "data.split=loo",
               "train.progress=false", "train.save_checkpoints=false", "eval.ks=[10]",
-              "eval.metrics=[hit,ndcg]", "presets=false"]
-    pop = run(load_config(None, [*common, "model.name=MostPop", "eval.exclude_seen=false"]),
-              write=False)
-    sas = run(load_config(None, [*common, "model.name=SASRec", "train.epochs=15",
-                                 "train.batch_size=128", "model.max_len=100"]), write=False)
-    # leave-one-out, full ranking over 1,682 items, history items allowed for both
-    assert sas.test["hit@10"] > 1.3 * pop.test["hit@10"], (sas.test, pop.test)
+              "eval.metrics=[hit,ndcg]", "presets=false", "eval.exclude_seen=false",
+              "train.num_threads=1"]
+    pop = run(load_config(None, [*common, "model.name=MostPop"]), write=False)
+    sas = run(load_config(None, [*common, "model.name=SASRec", "model.dropout=0.2",
+                                 "train.epochs=25", "train.batch_size=64",
+                                 "train.eval_every=25"]), write=False)
+    # leave-one-out, full ranking over 1,678 items, history items allowed for both (MostPop:
+    # HR@10 0.050); SASRec reaches ~0.09 after 25 epochs
+    assert pop.test["hit@10"] == pytest.approx(0.05, abs=1e-9)
+    assert sas.test["hit@10"] > 1.4 * pop.test["hit@10"], (sas.test, pop.test)

@@ -121,8 +121,13 @@ def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
     return cfg.model_cls().build(data, cfg.model_params())
 
 
-def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True) -> RunResult:
+def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
+        resume: bool = False) -> RunResult:
     """Train and evaluate one configuration; writes the run folder when ``write``.
+
+    With ``resume`` and an ``output_dir`` that holds an interrupted run of the same
+    configuration (its ``config.yaml`` and ``last.pt``), training continues from the last
+    completed epoch instead of starting again (see :meth:`Trainer.resume`).
 
     Returns:
         The :class:`~ssrec.training.trainer.RunResult`; ``results.json`` holds the same numbers
@@ -141,16 +146,31 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True) 
     model = build_model(cfg, data)
     run_dir = None
     cbs: list[Any] = [ConsoleLogger()]
+    resuming = False
     if write:
         run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
-        cbs.append(JsonlLogger(run_dir / "log.jsonl"))
+        text = dump_config(cfg)
+        if resume and (run_dir / "last.pt").is_file():
+            old = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() \
+                else None
+            if old != text:
+                raise SsrecError(f"cannot resume {run_dir}: its config.yaml differs from this "
+                                 "configuration; use another output folder")
+            resuming = True
+        atomic_write_text(run_dir / "config.yaml", text)
+    elif resume:
+        raise SsrecError("resume needs a run folder (write=True)")
     log.info("%s on %s: %d users, %d items, %d train / %d valid / %d test interactions; "
              "device %s", model.name, data.name, data.n_users, data.n_items, len(data.train),
              len(data.valid), len(data.test), device)
     trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device=device,
                       run_dir=run_dir, callbacks=cbs + list(callbacks or []))
+    if resuming and run_dir is not None:
+        trainer.resume(run_dir)
+    if run_dir is not None:
+        trainer.callbacks.append(JsonlLogger(
+            run_dir / "log.jsonl", keep_epochs=trainer.state.epoch if resuming else None))
     result = trainer.fit()
     result.seconds["load"] = load_seconds
     if run_dir is not None:

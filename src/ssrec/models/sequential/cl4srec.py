@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from pydantic import Field
 
 from ssrec.augment.sequence import crop, mask, reorder
 from ssrec.losses import nt_xent
 from ssrec.models.base import LossOutput, register_model
-from ssrec.models.sequential.base import SequentialConfig
-from ssrec.models.sequential.sasrec import SASRec
+from ssrec.models.sequential.sasrec import SASRec, SASRecConfig
 from ssrec.sampling import SeqBatch
 
 
-class CL4SRecConfig(SequentialConfig):
-    """CL4SRec hyper-parameters (defaults: the paper's encoder settings and the DuoRec authors'
-    CL4SRec code for the augmentation ratios, which the paper tunes per dataset).
+class CL4SRecConfig(SASRecConfig):
+    """CL4SRec hyper-parameters. The encoder is SASRec's (pre-LN blocks, ReLU feed-forward of
+    size ``d``, scaled item embeddings, recency positions) with the paper's sizes; the
+    augmentation ratios default to the DuoRec authors' CL4SRec code (the paper tunes them per
+    dataset).
 
     Attributes:
-        embedding_dim, n_layers, n_heads, ffn_dim: 64, 2, 2, 256 (post-LN, GELU).
+        embedding_dim, n_layers, n_heads, ffn_dim: 64, 2, 2, 64.
         dropout: 0.5.
         max_len: 50.
         loss: ``"bce"``: the main next-item loss is SASRec's (binary cross-entropy with one
@@ -33,7 +32,9 @@ class CL4SRecConfig(SequentialConfig):
         cl_weight: λ, weight of the contrastive loss (0.1).
     """
 
-    loss: Literal["ce", "bce"] = "bce"
+    embedding_dim: int = Field(64, ge=1)
+    n_heads: int = Field(2, ge=1)
+    ffn_dim: int = Field(64, ge=1)
     crop_ratio: float = Field(0.6, gt=0.0, le=1.0)
     mask_ratio: float = Field(0.3, ge=0.0, lt=1.0)
     reorder_ratio: float = Field(0.6, ge=0.0, le=1.0)
@@ -55,8 +56,8 @@ class CL4SRec(SASRec):
     ``[B, D]`` → :func:`~ssrec.losses.nt_xent` over ``[2B, D]``; ``score(users [B]) -> [B, I]``.
 
     Config: ``crop_ratio`` 0.6, ``mask_ratio`` 0.3, ``reorder_ratio`` 0.6, ``tau`` 1.0,
-    ``cl_weight`` 0.1, ``embedding_dim`` 64, ``n_layers`` 2, ``n_heads`` 2, ``dropout`` 0.5,
-    ``max_len`` 50, ``loss`` ``"bce"``.
+    ``cl_weight`` 0.1, ``embedding_dim`` 64, ``n_layers`` 2, ``n_heads`` 2, ``ffn_dim`` 64,
+    ``dropout`` 0.5, ``max_len`` 50, ``loss`` ``"bce"``; SASRec's block layout.
     """
 
     Config = CL4SRecConfig
