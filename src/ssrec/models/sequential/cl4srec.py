@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from pydantic import Field
 
@@ -25,20 +27,28 @@ class CL4SRecConfig(SASRecConfig):
         loss: ``"bce"``: the main next-item loss is SASRec's (binary cross-entropy with one
             sampled negative per position), as in SASRec and SELFRec's CL4SRec; ``"ce"`` is the
             full-softmax variant of the DuoRec authors' re-implementation.
+        augmentations: the operators views are drawn from (all three); each sequence gets two
+            different ones when two or more are allowed, the same one twice otherwise (the
+            paper's single-operator ablation).
         crop_ratio: η, share of items a crop keeps, in ``(0, 1]`` (0.6).
         mask_ratio: γ, share of items masked, in ``[0, 1)`` (0.3).
         reorder_ratio: β, share of items shuffled, in ``[0, 1]`` (0.6).
         tau: temperature of the contrastive loss (1.0).
+        similarity: ``"dot"`` (the paper's inner product) or ``"cosine"`` (L2-normalised
+            states, as SELFRec's InfoNCE) in the contrastive loss.
         cl_weight: λ, weight of the contrastive loss (0.1).
     """
 
     embedding_dim: int = Field(64, ge=1)
     n_heads: int = Field(2, ge=1)
     ffn_dim: int = Field(64, ge=1)
+    augmentations: list[Literal["crop", "mask", "reorder"]] = Field(
+        default_factory=lambda: ["crop", "mask", "reorder"], min_length=1)
     crop_ratio: float = Field(0.6, gt=0.0, le=1.0)
     mask_ratio: float = Field(0.3, ge=0.0, lt=1.0)
     reorder_ratio: float = Field(0.6, ge=0.0, le=1.0)
     tau: float = Field(1.0, gt=0.0)
+    similarity: Literal["dot", "cosine"] = "dot"
     cl_weight: float = Field(0.1, ge=0.0)
 
 
@@ -80,9 +90,15 @@ class CL4SRec(SASRec):
         main = self.next_item_loss(h, batch)
         b = batch.seq.shape[0]
         dev = batch.seq.device
-        op1 = torch.randint(0, 3, (b,), generator=self.generator, device=dev)
-        op2 = (op1 + torch.randint(1, 3, (b,), generator=self.generator, device=dev)) % 3
+        codes = {"crop": 0, "mask": 1, "reorder": 2}
+        allowed = torch.tensor(sorted({codes[a] for a in self.cfg.augmentations}), device=dev)
+        k = allowed.numel()
+        i1 = torch.randint(0, k, (b,), generator=self.generator, device=dev)
+        i2 = (i1 + torch.randint(1, k, (b,), generator=self.generator, device=dev)) % k \
+            if k > 1 else i1
+        op1, op2 = allowed[i1], allowed[i2]
         z1 = self.state(*self.view(batch.seq, batch.lengths, op1))  # [B, D]
         z2 = self.state(*self.view(batch.seq, batch.lengths, op2))
-        cl = self.cfg.cl_weight * nt_xent(z1, z2, self.cfg.tau)
+        cl = self.cfg.cl_weight * nt_xent(z1, z2, self.cfg.tau,
+                                              normalize=self.cfg.similarity == "cosine")
         return LossOutput(main + cl, {self.cfg.loss: main, "cl": cl})

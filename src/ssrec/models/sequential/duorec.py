@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -22,10 +22,13 @@ class DuoRecConfig(SequentialConfig):
         max_len: 50.
         loss: ``"ce"``.
         tau: temperature of the contrastive loss (1.0).
+        similarity: ``"dot"`` (the paper's inner product) or ``"cosine"`` (L2-normalised
+            states, as SELFRec's InfoNCE) in the contrastive loss.
         cl_weight: λ, weight of the contrastive regularisation (0.1).
     """
 
     tau: float = Field(1.0, gt=0.0)
+    similarity: Literal["dot", "cosine"] = "dot"
     cl_weight: float = Field(0.1, ge=0.0)
 
 
@@ -61,5 +64,6 @@ class DuoRec(SASRec):
         main = self.next_item_loss(h, batch)
         z_unsup = self.state(batch.seq, batch.lengths)  # same input, new dropout masks
         z_sup = self.state(batch.same_seq, batch.same_lengths)
-        cl = self.cfg.cl_weight * nt_xent(z_unsup, z_sup, self.cfg.tau)
+        cl = self.cfg.cl_weight * nt_xent(z_unsup, z_sup, self.cfg.tau,
+                                              normalize=self.cfg.similarity == "cosine")
         return LossOutput(main + cl, {self.cfg.loss: main, "cl": cl})
