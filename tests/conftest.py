@@ -108,3 +108,49 @@ def planted_social(planted_social_dir):
     """The planted dataset with a planted social graph (friends inside the same group),
     loaded with ``data.social``."""
     return load_dataset(dataset=str(planted_social_dir), valid_ratio=0.2, social=True)
+def write_planted_sequences(path: Path, n_users: int = 60, n_items: int = 40, n_groups: int = 4,
+                            lengths: tuple[int, int] = (8, 14), seed: int = 0) -> Path:
+    """Each user walks one item group in a fixed cyclic order: the next item is always the
+    successor of the current one, a known answer for any sequential model.
+
+    Writes ``seq.txt`` with ``user item rating timestamp`` rows (tab-separated, rating 1) in a
+    shuffled row order, so only the timestamps give the order. Users have ``lengths[0]`` to
+    ``lengths[1]`` items. Raw item ids are ``"0"`` .. ``"39"``: item ``"0"`` is a real item
+    (never padding). Use with ``split="loo"``.
+    """
+    rng = np.random.default_rng(seed)
+    path.mkdir(parents=True, exist_ok=True)
+    size = n_items // n_groups
+    rows = []
+    for u in range(n_users):
+        g = u % n_groups
+        start = int(rng.integers(size))
+        t0 = int(rng.integers(1_000, 2_000))
+        for k in range(int(rng.integers(lengths[0], lengths[1] + 1))):
+            item = g * size + (start + k) % size
+            rows.append(f"u{u}\t{item}\t1\t{t0 + 10 * k}")
+    rows = [rows[i] for i in rng.permutation(len(rows))]
+    (path / "seq.txt").write_text("\n".join(rows) + "\n")
+    return path / "seq.txt"
+
+
+@pytest.fixture(scope="session")
+def planted_seq_file(tmp_path_factory) -> Path:
+    return write_planted_sequences(tmp_path_factory.mktemp("planted_seq"))
+
+
+@pytest.fixture(scope="session")
+def planted_seq(planted_seq_file):
+    """A tiny sequential InteractionData (60 users, 40 items, leave-one-out by timestamp)."""
+    return load_dataset(dataset=str(planted_seq_file), split="loo")
+
+
+@pytest.fixture
+def planted_for(request):
+    """``planted_for(model_cls)``: the planted dataset suited to a model's family."""
+
+    def get(cls):
+        return request.getfixturevalue("planted_seq" if cls.family == "sequential"
+                                       else "planted")
+
+    return get

@@ -3,7 +3,7 @@
 ::
 
     ssrec train --model SimGCL --dataset lastfm [--config FILE] [--set k=v ...] [--epochs N]
-                [--seed S] [--out RUN_DIR] [--data-dir DIR] [--device DEV]
+                [--seed S] [--out RUN_DIR] [--data-dir DIR] [--device DEV] [--resume]
     ssrec evaluate RUN_DIR [--split valid|test|both] [--block-size N] [--json]
     ssrec recommend RUN_DIR --user RAW_ID [-k 10] [--json]
     ssrec models [--json]
@@ -57,7 +57,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_progress:
         shortcuts["train.progress"] = False
     cfg = load_config(args.config, args.set or [], **shortcuts)
-    result = run(cfg)
+    if args.resume and not args.out:
+        raise SsrecError("--resume needs --out RUN_DIR (the folder of the interrupted run)")
+    result = run(cfg, resume=args.resume)
     out = {"best_epoch": result.best_epoch, "test": result.test, "run_dir": result.run_dir}
     if args.json:
         print(json.dumps(out, indent=2))
@@ -161,6 +163,8 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     vdesc = val.get("method", "?")
     if vdesc == "holdout_from_train":
         vdesc = f"{val['ratio']:.0%} per-user hold-out from train (seed {val['seed']})"
+    elif vdesc == "last_from_train":
+        vdesc = f"each user's last training interaction ({val['time_order']})"
     print(f"split: {split.get('method')}; validation: {vdesc}")
     print(f"{'':<8}{'interactions':>14}{'users':>10}{'items':>10}{'density':>10}")
     for s, label in (("train", "train"), ("fit", " fit"), ("valid", " valid"), ("test", "test")):
@@ -225,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run folder (default runs/<model>-<dataset>-<time>)")
     t.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     t.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out (same configuration)")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
     data_dir(t)
     t.set_defaults(func=cmd_train)

@@ -48,6 +48,13 @@ class DataConfig(Section):
         ratios: ``(train, valid, test)`` fractions for the ratio and temporal splits.
         valid_ratio: share of each user's training interactions held out for validation when
             the data has no validation split (0 disables validation: no early stopping).
+        valid_method: how that validation split is carved from training: ``"random"`` (a
+            seeded random ``valid_ratio`` share of each user's interactions), ``"last"`` (each
+            user's latest training interaction by timestamp, ties and files without timestamps
+            by file order: leave-one-out validation for sequential models, e.g. on
+            amazon-beauty's given train/test files; ``valid_ratio`` only switches it on/off) or
+            ``"auto"`` (``"last"`` for sequential models, ``"random"`` otherwise; resolved by
+            :func:`ssrec.training.run.run`, and ``"random"`` when loading data directly).
         rating_threshold: rows with a rating below it are not positives (dropped); ``None``
             keeps every row (implicit feedback).
         k_core: drop users and items with fewer interactions, iteratively (0 = off).
@@ -69,6 +76,7 @@ class DataConfig(Section):
     split: Literal["default", "given", "ratio", "loo", "temporal"] = "default"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     valid_ratio: float = Field(0.1, ge=0.0, lt=1.0)
+    valid_method: Literal["auto", "random", "last"] = "auto"
     rating_threshold: float | None = None
     k_core: int = Field(0, ge=0)
     cold: Literal["drop", "error"] = "drop"
@@ -127,17 +135,32 @@ class TrainConfig(Section):
 
 
 class EvalConfig(Section):
-    """Full-ranking evaluation.
+    """Evaluation: full ranking over all items (default) or sampled ranking.
 
     Attributes:
         ks: cut-offs K.
         metrics: any of recall, ndcg, precision, hit, mrr, map.
         block_size: users scored per block; memory grows with it, results do not change.
+        ranking: ``"full"`` (every item is a candidate) or ``"sampled"`` (each user's targets
+            against ``n_negatives`` sampled items they never interacted with, drawn once per
+            run with the run's seed; the protocol of many published sequential results, not
+            comparable with full ranking).
+        n_negatives: negatives per user for sampled ranking (100).
+        negatives: how they are drawn: ``"uniform"`` (SASRec) or ``"popularity"``
+            (proportional to training popularity, BERT4Rec).
+        exclude_seen: remove the items of the user's history (training items, plus validation
+            items when testing) from the ranking; ``None`` (default) = the model family's
+            default: True for general, graph and social models, False for sequential models
+            (their papers let a model recommend an item the user already has).
     """
 
     ks: list[int] = Field(default_factory=lambda: [10, 20])
     metrics: list[str] = Field(default_factory=lambda: list(METRIC_NAMES))
     block_size: int = Field(2048, ge=1)
+    ranking: Literal["full", "sampled"] = "full"
+    n_negatives: int = Field(100, ge=1)
+    negatives: Literal["uniform", "popularity"] = "uniform"
+    exclude_seen: bool | None = None
 
     @field_validator("ks")
     @classmethod

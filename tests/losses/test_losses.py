@@ -90,6 +90,8 @@ def test_alignment_and_uniformity_by_hand():
         uniformity(torch.ones(1, 3))
     with pytest.raises(ValueError):
         alignment(x, y[:1])
+
+
 def test_cosine_loss_by_hand():
     p = torch.tensor([[1.0, 0.0], [0.0, 1.0], [3.0, 4.0]])
     z = torch.tensor([[1.0, 1.0], [0.0, -2.0], [6.0, 8.0]])
@@ -118,6 +120,8 @@ def test_batch_softmax_by_hand():
     assert batch_softmax(q, v, t, log_q=log_q).item() == pytest.approx(corrected.item(), rel=1e-6)
     with pytest.raises(ValueError, match="temperature"):
         batch_softmax(q, v, 0.0)
+
+
 def test_info_nce_multi_positive_by_hand():
     from ssrec.losses import info_nce_multi_positive
 
@@ -143,3 +147,35 @@ def test_info_nce_multi_positive_by_hand():
         info_nce_multi_positive(a, c, torch.tensor([0, 1]), t)
     with pytest.raises(ValueError, match="temperature"):
         info_nce_multi_positive(a, c, pos, 0.0)
+
+
+def test_nt_xent_matches_its_definition():
+    from ssrec.losses import nt_xent
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    tau = 0.7
+    z = torch.cat([a, b])
+    total = 0.0
+    for i in range(8):
+        j = (i + 4) % 8
+        sims = [float(z[i] @ z[k]) / tau for k in range(8) if k != i]
+        pos = float(z[i] @ z[j]) / tau
+        total += -(pos - math.log(sum(math.exp(s) for s in sims)))
+    assert float(nt_xent(a, b, tau)) == pytest.approx(total / 8, rel=1e-5)
+    # cosine variant equals the dot variant on normalised rows
+    an, bn = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(b, dim=1)
+    assert float(nt_xent(a, b, tau, normalize=True)) == pytest.approx(
+        float(nt_xent(an, bn, tau)), rel=1e-6)
+    with pytest.raises(ValueError):
+        nt_xent(a, b, 0.0)
+
+
+def test_sampled_bce_by_hand():
+    from ssrec.losses import sampled_bce
+
+    pos = torch.tensor([0.0, 2.0])
+    neg = torch.tensor([[1.0], [-1.0]])
+    expected = (math.log(2) + math.log(1 + math.exp(-2))) / 2 + \
+        (math.log(1 + math.exp(1)) + math.log(1 + math.exp(-1))) / 2
+    assert float(sampled_bce(pos, neg)) == pytest.approx(expected, rel=1e-6)

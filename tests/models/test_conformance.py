@@ -19,12 +19,14 @@ ALL = MODELS.names()
 
 
 @pytest.fixture
-def data_for(request, planted):
-    """``data_for(name)``: the planted dataset fit for model ``name``."""
+def data_for(request, planted_for):
+    """``data_for(name)``: the planted dataset fit for model ``name`` (with a social graph for
+    social models, time-ordered histories for sequential ones)."""
     def get(name):
-        if MODELS.get(name).needs_social:
+        cls = MODELS.get(name)
+        if cls.needs_social:
             return request.getfixturevalue("planted_social")
-        return planted
+        return planted_for(cls)
     return get
 
 
@@ -101,8 +103,9 @@ def test_a_few_epochs_beat_random_on_planted_data(name, data_for):
                                                   monitor="ndcg@5"),
                       EvalConfig(ks=[5]), seed=0)
     result = trainer.fit()
-    # each test user has 2 targets among the ~10 - 6 unseen items of its group, vs. 40 items:
-    # random ranking gives recall@5 ≈ 5 / 34 ≈ 0.15
+    # graph data: each test user has 2 targets among the ~10 - 6 unseen items of its group, vs.
+    # 40 items: random ranking gives recall@5 ≈ 5 / 34 ≈ 0.15. Sequential data: one target (the
+    # successor of the last item) among 40 items, nothing masked: 5 / 40 = 0.125.
     rand = 5 / (planted.n_items - 6)
     if name == "MostPop":
         return  # non-personalised: no guarantee on planted groups

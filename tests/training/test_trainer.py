@@ -72,3 +72,43 @@ def test_non_finite_loss_raises(planted):
     tr = Trainer(model, planted, TrainConfig(epochs=2, progress=False), EvalConfig(), seed=0)
     with pytest.raises(TrainingError, match="non-finite loss in epoch 1"):
         tr.fit()
+
+
+class _Interrupt:
+    """Stops training at the start of an epoch, as a killed process would."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_epoch_start(self, trainer, epoch):
+        if epoch == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("model", ["SimGCL", "CL4SRec"])
+def test_an_interrupted_run_resumes_to_the_same_result(model, planted_dir, planted_seq_file,
+                                                       tmp_path):
+    data = planted_seq_file if model == "CL4SRec" else planted_dir
+    base = [f"model.name={model}", f"data.dataset={data}", "train.epochs=5",
+            "train.batch_size=16", "train.progress=false", "seed=3", "train.num_threads=1"]
+    if model == "CL4SRec":
+        base.append("data.split=loo")
+    run(load_config(None, [*base, f"output_dir={tmp_path / 'a'}"]))
+    cfg = load_config(None, [*base, f"output_dir={tmp_path / 'b'}"])
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, callbacks=[_Interrupt(4)])
+    assert not (tmp_path / "b" / "results.json").exists()
+    run(cfg, resume=True)
+    a = json.loads((tmp_path / "a" / "results.json").read_text())
+    b = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert a["test"] == b["test"] and a["valid"] == b["valid"]
+    assert a["best_epoch"] == b["best_epoch"] and b["epochs_run"] == 5
+    log_a = [json.loads(x) for x in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    log_b = [json.loads(x) for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert [r.get("epoch") for r in log_b] == [r.get("epoch") for r in log_a]
+    assert [r.get("loss") for r in log_b] == [r.get("loss") for r in log_a]
+    # a changed configuration is refused
+    other = load_config(None, [*base, "train.lr=0.01", f"output_dir={tmp_path / 'b'}"])
+    (tmp_path / "b" / "results.json").unlink()
+    with pytest.raises(Exception, match="config.yaml differs"):
+        run(other, resume=True)

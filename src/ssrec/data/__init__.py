@@ -5,6 +5,7 @@ from ssrec.data.dataset import InteractionData, Interactions, load_dataset
 from ssrec.data.graph import normalized_adjacency
 from ssrec.data.idmap import IdMap
 from ssrec.data.io import FileFormat, RawInteractions, read_edges, read_interactions
+from ssrec.data.sequence import PAD, Ragged, UserSequences, mask_token, windows
 from ssrec.data.social import SocialGraph, build_social
 
 __all__ = [
@@ -20,8 +21,13 @@ __all__ = [
     "build_social",
     "load_dataset",
     "locate",
+    "PAD",
+    "Ragged",
+    "UserSequences",
+    "mask_token",
     "normalized_adjacency",
     "read_edges",
     "read_interactions",
     "resolve_data_dir",
+    "windows",
 ]

@@ -7,7 +7,8 @@
 3. collapse duplicate (user, item) rows of a file to their first occurrence, counted;
 4. optional k-core filtering over all rows;
 5. split (given files, per-user ratio, leave-one-out by time, or global temporal cut) and, when
-   there is no validation split, hold out ``valid_ratio`` of each user's training rows;
+   there is no validation split, hold out ``valid_ratio`` of each user's training rows at
+   random, or (``valid_method="last"``) each user's latest training row;
 6. remove from validation/test the pairs that are also training pairs (counted), so that test
    interactions never enter the training graph and no target is masked away;
 7. build the id maps from the **training** rows only; validation/test users or items that never
@@ -140,6 +141,14 @@ class InteractionData:
 
         return normalized_adjacency(self.train.user, self.train.item, self.n_users, self.n_items)
 
+    @cached_property
+    def sequences(self):
+        """Time-ordered user histories for sequential models, a
+        :class:`~ssrec.data.sequence.UserSequences` (built once, cached)."""
+        from ssrec.data.sequence import UserSequences
+
+        return UserSequences(self)
+
     def describe(self) -> dict[str, Any]:
         """Statistics per split plus the pipeline report (JSON-serialisable).
 
@@ -155,8 +164,8 @@ class InteractionData:
                 "density": u.size / (self.n_users * self.n_items) if self.n_users else 0.0,
             }
 
-        carved = self.report.get("split", {}).get("validation", {}).get("method") == \
-            "holdout_from_train"
+        carved = self.report.get("split", {}).get("validation", {}).get("method") in \
+            ("holdout_from_train", "last_from_train")
         tu = np.concatenate([self.train.user, self.valid.user]) if carved else self.train.user
         ti = np.concatenate([self.train.item, self.valid.item]) if carved else self.train.item
         return {
@@ -306,7 +315,9 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
     social_file = files.pop("social", None)
 
     raws: dict[str, RawInteractions] = {}
-    for role, (path, fmt) in files.items():
+    # read in time order (train, valid, test): ``order`` then follows it across files
+    for role in sorted(files, key=lambda r: ("all", "train", "valid", "test").index(r)):
+        path, fmt = files[role]
         raws[role] = read_interactions(path, fmt)
     report["rows_read"] = {r: len(x) for r, x in raws.items()}
 
@@ -420,7 +431,16 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
 
     # -- validation hold-out -------------------------------------------------------------
     if valid is None:
-        if cfg.valid_ratio > 0:
+        if cfg.valid_ratio > 0 and cfg.valid_method == "last":
+            mask = splits.last_per_user(train.u, train.t, train.order)
+            valid = train.take(np.flatnonzero(mask))
+            train = train.take(np.flatnonzero(~mask))
+            split_desc["validation"] = {
+                "method": "last_from_train",
+                "time_order": "timestamp, ties by file order" if train.t is not None
+                else "file order (no timestamps)",
+                "carved_from_train": int(mask.sum())}
+        elif cfg.valid_ratio > 0:
             mask = splits.holdout(train.u, train.i, cfg.valid_ratio,
                                   np.random.default_rng([seed, 23]))
             valid = train.take(np.flatnonzero(mask))

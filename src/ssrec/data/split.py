@@ -123,6 +123,32 @@ def leave_one_out(user: np.ndarray, timestamp: np.ndarray | None) -> np.ndarray:
     return labels
 
 
+def last_per_user(user: np.ndarray, timestamp: np.ndarray | None,
+                  order: np.ndarray | None = None) -> np.ndarray:
+    """Each user's latest interaction, for a leave-one-out validation carved from training.
+
+    Rows are ordered by ``timestamp`` with ties (and files without timestamps) broken by
+    ``order`` (the position of the row in the files; default: row order). A user with a single
+    interaction keeps it (never marked), so no user disappears from training.
+
+    Args:
+        user: ``int64 [N]``.
+        timestamp: ``float64 [N]`` or ``None``.
+        order: ``int64 [N]`` file position of each row, or ``None`` for row order.
+
+    Returns:
+        ``bool [N]``, True for the last row of every user with at least two rows.
+    """
+    n = user.size
+    t = np.zeros(n) if timestamp is None else timestamp
+    o = np.arange(n) if order is None else order
+    srt = np.lexsort((o, t, user))
+    rank, size = _group_ranks(user, srt)
+    out = np.zeros(n, dtype=bool)
+    out[srt[(rank == size - 1) & (size >= 2)]] = True
+    return out
+
+
 def temporal_split(timestamp: np.ndarray, ratios: Sequence[float]) -> np.ndarray:
     """Global temporal cut: the latest ``test`` fraction of all interactions is test, the
     ``valid`` fraction before it validation, the rest train (ties keep row order).

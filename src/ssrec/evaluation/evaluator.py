@@ -1,9 +1,9 @@
-"""Full-ranking evaluation in blocks of users."""
+"""Full-ranking (default) and sampled-ranking evaluation in blocks of users."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,20 +12,37 @@ import torch
 from ssrec.evaluation import metrics as M
 
 if TYPE_CHECKING:
+    from ssrec.config import EvalConfig
     from ssrec.data.dataset import InteractionData
     from ssrec.models.base import Recommender
 
 
-class Evaluator:
-    """Scores every item for every evaluated user and computes top-K metrics.
+def resolve_exclude_seen(cfg: EvalConfig, model: Recommender | type[Recommender] | None) -> bool:
+    """``cfg.exclude_seen``, or the model's family default when it is ``None``."""
+    if cfg.exclude_seen is not None:
+        return bool(cfg.exclude_seen)
+    return True if model is None else bool(model.exclude_seen_default)
 
-    For each block of ``block_size`` users that have at least one target in ``split``:
-    ``model.score(users) -> [B, I]``; the user's training items (and, for the test split, the
-    validation items) are set to ``-inf`` in place; one ``topk(max K)`` per block; the
-    ``[B, K]`` hit matrix comes from a binary search of the top-K (user, item) keys in the
-    sorted target keys; per-user metric values are stored and averaged once at the end (so
-    block size never changes a result). Peak memory is one ``[block_size, I]`` score block,
-    never ``O(U × I)``.
+
+class Evaluator:
+    """Ranks items for every evaluated user and computes top-K metrics.
+
+    **Full ranking** (default). For each block of ``block_size`` users that have at least one
+    target in ``split``: ``model.score(users) -> [B, I]``; with ``exclude_seen`` the user's
+    training items (and, for the test split, the validation items) are set to ``-inf`` in place;
+    one ``topk(max K)`` per block; the ``[B, K]`` hit matrix comes from a binary search of the
+    top-K (user, item) keys in the sorted target keys; per-user metric values are stored and
+    averaged once at the end (so block size never changes a result). Peak memory is one
+    ``[block_size, I]`` score block, never ``O(U × I)``.
+
+    **Sampled ranking** (``ranking="sampled"``). Each evaluated user's targets are ranked
+    against ``n_negatives`` items drawn once, at construction, without replacement from the items
+    the user never interacted with in any split: uniformly or in proportion to training
+    popularity (``negatives="popularity"``), seeded by ``seed`` and the split, independent of
+    the block size. A negative tied with a target ranks above it (a stable sort with negatives
+    first), so ties never help. Published sequential results (SASRec: 100 uniform negatives;
+    BERT4Rec: 100 popularity-sampled negatives) use this protocol; its numbers are not
+    comparable with full ranking.
 
     Args:
         data: the dataset.
@@ -33,17 +50,32 @@ class Evaluator:
         ks: cut-offs (default 10, 20).
         metrics: metric names (default all of :data:`ssrec.evaluation.metrics.METRICS`).
         block_size: users per block (default 2048).
-        mask_valid_in_test: also mask validation items when scoring test (default True).
+        mask_valid_in_test: with ``exclude_seen``, also mask validation items when scoring test
+            (default True).
+        exclude_seen: remove the items of the user's history (training items, plus validation
+            items when testing) from the ranking (default True; sequential papers keep them).
+        ranking: ``"full"`` (default) or ``"sampled"``.
+        n_negatives: negatives per user for sampled ranking (default 100).
+        negatives: ``"uniform"`` (default) or ``"popularity"``.
+        seed: seeds the sampled negatives.
 
     Raises:
-        ValueError: unknown split or metric.
+        ValueError: unknown split, metric, ranking or negatives kind, or ``n_negatives < 1``.
     """
 
     def __init__(self, data: InteractionData, split: str = "test", ks: Iterable[int] = (10, 20),
                  metrics: Iterable[str] | None = None, block_size: int = 2048,
-                 mask_valid_in_test: bool = True):
+                 mask_valid_in_test: bool = True, exclude_seen: bool = True,
+                 ranking: str = "full", n_negatives: int = 100, negatives: str = "uniform",
+                 seed: int = 2020):
         if split not in ("valid", "test"):
             raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
+        if ranking not in ("full", "sampled"):
+            raise ValueError(f"ranking must be 'full' or 'sampled', got {ranking!r}")
+        if negatives not in ("uniform", "popularity"):
+            raise ValueError(f"negatives must be 'uniform' or 'popularity', got {negatives!r}")
+        if n_negatives < 1:
+            raise ValueError(f"n_negatives must be >= 1, got {n_negatives}")
         self.data = data
         self.split = split
         self.ks = sorted({int(k) for k in ks})
@@ -52,11 +84,20 @@ class Evaluator:
         if bad:
             raise ValueError(f"unknown metric(s) {bad}; known: {list(M.METRICS)}")
         self.block_size = int(block_size)
+        self.exclude_seen = bool(exclude_seen)
+        self.mask_valid_in_test = bool(mask_valid_in_test)
+        self.ranking = ranking
+        self.n_negatives = int(n_negatives)
+        self.negatives_kind = negatives
+        self.seed = int(seed)
         self.targets: sp.csr_matrix = data.csr(split)
-        mask = data.train_csr
-        if split == "test" and mask_valid_in_test and len(data.valid):
-            mask = (mask + data.valid_csr).tocsr()
-            mask.data[:] = 1.0
+        if not exclude_seen:
+            mask = sp.csr_matrix((data.n_users, data.n_items), dtype=np.float32)
+        else:
+            mask = data.train_csr
+            if split == "test" and mask_valid_in_test and len(data.valid):
+                mask = (mask + data.valid_csr).tocsr()
+                mask.data[:] = 1.0
         self.mask: sp.csr_matrix = mask
         n_t = np.diff(self.targets.indptr)
         self.users = np.flatnonzero(n_t > 0).astype(np.int64)
@@ -65,6 +106,62 @@ class Evaluator:
         rows = np.repeat(np.arange(self.targets.shape[0], dtype=np.int64), n_t)
         self._target_keys = torch.from_numpy(rows * data.n_items +
                                              self.targets.indices.astype(np.int64))
+        self.negatives: np.ndarray | None = None
+        if ranking == "sampled":
+            self.negatives = self._sample_negatives()
+
+    @classmethod
+    def from_config(cls, data: InteractionData, split: str, cfg: EvalConfig,
+                    model: Recommender | None = None, seed: int = 2020) -> Evaluator:
+        """An evaluator with the settings of an :class:`~ssrec.config.EvalConfig`;
+        ``cfg.exclude_seen=None`` takes ``model.exclude_seen_default`` (True without a model)."""
+        return cls(data, split, cfg.ks, cfg.metrics, cfg.block_size,
+                   exclude_seen=resolve_exclude_seen(cfg, model), ranking=cfg.ranking,
+                   n_negatives=cfg.n_negatives, negatives=cfg.negatives, seed=seed)
+
+    def describe(self) -> dict[str, Any]:
+        """The protocol of this evaluator (for ``results.json``)."""
+        if self.exclude_seen:
+            masked = "train + valid" if (self.split == "test" and self.mask_valid_in_test
+                                         and len(self.data.valid)) else "train"
+        else:
+            masked = "none (items of the user's history may be recommended)"
+        out: dict[str, Any] = {"ranking": self.ranking, "exclude_seen": self.exclude_seen,
+                               "masked_items": masked}
+        if self.ranking == "sampled":
+            out["sampled_negatives"] = {
+                "per_user": self.n_negatives, "distribution": self.negatives_kind,
+                "excluded": "every item of the user in train, valid and test",
+                "seed": self.seed, "ties": "a negative tied with a target ranks above it"}
+        return out
+
+    _CHUNK = 512  # users per chunk when drawing negatives (fixed: results never depend on it)
+
+    def _sample_negatives(self) -> np.ndarray:
+        """``int64 [n_users, N]`` negatives per evaluated user (``-1`` where the user has fewer
+        than ``N`` items left), drawn without replacement by Gumbel-top-N."""
+        d = self.data
+        seen = (d.train_csr + d.valid_csr + d.test_csr).tocsr()
+        n_items, n = d.n_items, self.n_negatives
+        if self.negatives_kind == "popularity":
+            with np.errstate(divide="ignore"):
+                logp = np.log(d.item_popularity.astype(np.float64))
+        else:
+            logp = np.zeros(n_items)
+        rng = np.random.default_rng([self.seed, 31, 0 if self.split == "valid" else 1])
+        out = np.full((self.users.size, n), -1, dtype=np.int64)
+        take = min(n, n_items)
+        for start in range(0, self.users.size, self._CHUNK):
+            users = self.users[start:start + self._CHUNK]
+            u = rng.random((users.size, n_items))
+            keys = logp[None, :] - np.log(-np.log(np.clip(u, 1e-300, 1.0)))
+            r, c = self._block_coords(seen, users)
+            keys[r, c] = -np.inf
+            part = np.argpartition(-keys, take - 1, axis=1)[:, :take]  # the N largest keys
+            ok = np.isfinite(np.take_along_axis(keys, part, axis=1))
+            part = np.where(ok, part, -1)
+            out[start:start + users.size, :take] = np.sort(part, axis=1)
+        return out
 
     @property
     def n_users(self) -> int:
@@ -102,21 +199,10 @@ class Evaluator:
                     raise RuntimeError(f"{type(model).__name__}.score returned shape "
                                        f"{tuple(scores.shape)}, expected "
                                        f"({users.size}, {self.data.n_items})")
-                if scores.dtype != torch.float32:
-                    scores = scores.float()
-                elif scores._is_view() or not scores.is_contiguous():
-                    scores = scores.clone()  # never write into a model's own tensor
-                r, c = self._block_coords(self.mask, users)
-                scores[torch.from_numpy(r).to(device), torch.from_numpy(c).to(device)] = -torch.inf
-                top = torch.topk(scores, min(kmax, scores.shape[1]), dim=1).indices  # [B, K]
-                del scores
-                tu = torch.from_numpy(users).to(device)
-                keys = tu.unsqueeze(1) * self.data.n_items + top  # [B, K]
-                if self._target_keys.device != device:
-                    self._target_keys = self._target_keys.to(device)
-                tk = self._target_keys
-                pos = torch.searchsorted(tk, keys).clamp_(max=max(tk.numel() - 1, 0))
-                hits = tk[pos] == keys  # [B, K] bool
+                if self.negatives is not None:
+                    top, hits = self._sampled_block(scores, start, users, kmax, device)
+                else:
+                    top, hits = self._full_block(scores, users, kmax, device)
                 if hits.shape[1] < kmax:
                     pad = torch.zeros(hits.shape[0], kmax - hits.shape[1], dtype=torch.bool,
                                       device=device)
@@ -125,6 +211,47 @@ class Evaluator:
         finally:
             model.on_eval_end()
             model.train(was_training)
+
+    def _full_block(self, scores: torch.Tensor, users: np.ndarray, kmax: int,
+                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask (in place on a private copy), ``topk``, hits by binary search of the keys."""
+        if scores.dtype != torch.float32:
+            scores = scores.float()
+        elif scores._is_view() or not scores.is_contiguous():
+            scores = scores.clone()  # never write into a model's own tensor
+        if self.mask.nnz:
+            r, c = self._block_coords(self.mask, users)
+            scores[torch.from_numpy(r).to(device), torch.from_numpy(c).to(device)] = -torch.inf
+        top = torch.topk(scores, min(kmax, scores.shape[1]), dim=1).indices  # [B, K]
+        del scores
+        tu = torch.from_numpy(users).to(device)
+        keys = tu.unsqueeze(1) * self.data.n_items + top  # [B, K]
+        if self._target_keys.device != device:
+            self._target_keys = self._target_keys.to(device)
+        tk = self._target_keys
+        pos = torch.searchsorted(tk, keys).clamp_(max=max(tk.numel() - 1, 0))
+        return top, tk[pos] == keys  # [B, K], [B, K] bool
+
+    def _sampled_block(self, scores: torch.Tensor, start: int, users: np.ndarray, kmax: int,
+                       device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rank ``[negatives | targets]`` per user by score; negatives first break ties."""
+        assert self.negatives is not None
+        neg = self.negatives[start:start + users.size]  # [B, N]
+        sub = self.targets[users]
+        n_t = np.diff(sub.indptr)
+        width = int(n_t.max(initial=0))
+        tgt = np.full((users.size, width), -1, dtype=np.int64)
+        rows = np.repeat(np.arange(users.size), n_t)
+        tgt[rows, np.arange(sub.indices.size) - np.repeat(sub.indptr[:-1], n_t)] = sub.indices
+        cand = torch.from_numpy(np.concatenate([neg, tgt], axis=1)).to(device)  # [B, C]
+        is_target = torch.zeros(cand.shape, dtype=torch.bool, device=device)
+        is_target[:, neg.shape[1]:] = cand[:, neg.shape[1]:] >= 0
+        valid = cand >= 0
+        s = scores.float().gather(1, cand.clamp(min=0)).masked_fill(~valid, -torch.inf)
+        order = torch.sort(s, dim=1, descending=True, stable=True).indices[:, :kmax]  # [B, K]
+        top = cand.gather(1, order)
+        hits = is_target.gather(1, order) & valid.gather(1, order)
+        return top, hits
 
     def per_user(self, model: Recommender) -> dict[str, np.ndarray]:
         """Per-user metric values ``{"recall@20": float64 [n_users], ...}`` (users in

@@ -6,9 +6,10 @@ from ssrec.losses.contrastive import (
     info_nce,
     info_nce_candidates,
     info_nce_multi_positive,
+    nt_xent,
     uniformity,
 )
-from ssrec.losses.ranking import batch_softmax, bpr_loss
+from ssrec.losses.ranking import batch_softmax, bpr_loss, sampled_bce
 from ssrec.losses.regularization import l2_regularization
 
 __all__ = [
@@ -20,5 +21,7 @@ __all__ = [
     "info_nce_candidates",
     "info_nce_multi_positive",
     "l2_regularization",
+    "nt_xent",
+    "sampled_bce",
     "uniformity",
 ]

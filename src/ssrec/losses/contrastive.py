@@ -195,3 +195,42 @@ def info_nce_multi_positive(anchor: torch.Tensor, candidates: torch.Tensor,
     logits = anchor @ candidates.T / temperature  # [N, M]
     loss = torch.logsumexp(logits, dim=1) - torch.logsumexp(logits.gather(1, positives), dim=1)
     return loss.mean() if reduction == "mean" else loss.sum()
+
+
+def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float,
+            normalize: bool = False) -> torch.Tensor:
+    """InfoNCE over both views' in-batch negatives (SimCLR's NT-Xent; Chen et al., ICML'20).
+
+    The ``2N`` rows of ``[a; b]`` are anchors; the positive of ``a[n]`` is ``b[n]`` (and vice
+    versa) and the negatives are the other ``2N - 2`` rows of both views:
+    ``-log( exp(s(z_i, z_j)/τ) / Σ_{k≠i} exp(s(z_i, z_k)/τ) )`` averaged over the ``2N`` anchors.
+    This is the contrastive loss of CL4SRec (Xie et al., ICDE'22, Eq. 10, dot-product
+    similarity) and DuoRec (Qiu et al., WSDM'22, Eq. 11).
+
+    Args:
+        a: ``[N, D]`` first view.
+        b: ``[N, D]`` second view (row-aligned with ``a``).
+        temperature: τ > 0.
+        normalize: cosine instead of dot-product similarity (default False, as in both papers).
+
+    Returns:
+        Scalar mean over the ``2N`` anchors.
+
+    Raises:
+        ValueError: if ``temperature <= 0`` or the shapes differ.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if a.shape != b.shape:
+        raise ValueError(f"views must have the same shape, got {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    n = a.shape[0]
+    z = torch.cat([a, b], dim=0)  # [2N, D]
+    if normalize:
+        z = F.normalize(z, dim=-1)
+    logits = z @ z.T / temperature  # [2N, 2N]
+    self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(self_mask, float("-inf"))
+    idx = torch.arange(n, device=z.device)
+    labels = torch.cat([idx + n, idx])
+    return F.cross_entropy(logits, labels)

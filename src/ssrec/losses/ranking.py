@@ -64,3 +64,19 @@ def batch_softmax(query: torch.Tensor, item: torch.Tensor, temperature: float,
         logits = logits - log_q.unsqueeze(0)
     labels = torch.arange(query.shape[0], device=query.device)
     return F.cross_entropy(logits, labels)
+
+
+def sampled_bce(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy with sampled negatives, ``mean(-log σ(s_pos)) + mean(-log(1 - σ(s_neg)))``
+    (SASRec, Kang & McAuley, ICDM'18, Eq. 6, with one negative per position; computed with
+    ``softplus`` for stability).
+
+    Args:
+        pos: ``[M]`` scores of the true next items (one per supervised position).
+        neg: ``[M]`` or ``[M, N]`` scores of sampled negatives.
+
+    Returns:
+        Scalar: the positive term averaged over ``M`` plus the negative term averaged over all
+        negatives.
+    """
+    return F.softplus(-pos).mean() + F.softplus(neg).mean()

@@ -22,10 +22,14 @@ from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
 from ssrec.models.social.mhcn import MHCN
 from ssrec.models.social.sept import SEPT
+from ssrec.models.sequential import BERT4Rec, CL4SRec, DuoRec, SASRec, Sequential
 
 __all__ = [
+    "BERT4Rec",
     "BUIR",
+    "CL4SRec",
     "DirectAU",
+    "DuoRec",
     "EmbeddingCF",
     "GraphCF",
     "ItemKNN",
@@ -41,8 +45,10 @@ __all__ = [
     "NCL",
     "Recommender",
     "register_model",
+    "SASRec",
     "SelfCF",
     "SEPT",
+    "Sequential",
     "SGL",
     "SimGCL",
     "SSL4Rec",

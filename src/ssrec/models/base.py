@@ -95,6 +95,9 @@ class Recommender(nn.Module):
         needs_social: the model reads ``data.social`` (user–user links); the run recipe then
             loads the dataset with ``data.social=true``, and :meth:`build` raises a
             :class:`~ssrec.errors.ConfigError` for data without a social graph.
+        exclude_seen_default: whether evaluation removes the items of the user's history from
+            the ranking when ``eval.exclude_seen`` is not set (True; sequential models: False,
+            as in their papers, which may recommend an item again).
     """
 
     name: ClassVar[str] = ""
@@ -104,6 +107,7 @@ class Recommender(nn.Module):
     trainable: ClassVar[bool] = True
     batch_kind: ClassVar[str] = "pairwise"
     needs_social: ClassVar[bool] = False
+    exclude_seen_default: ClassVar[bool] = True
 
     def __init__(self, cfg: ModelConfig, data: InteractionData):
         super().__init__()

@@ -2,6 +2,9 @@
 
 from ssrec.sampling.batches import SAMPLERS, Batch, PairBatch, PairwiseSampler, Sampler, make_sampler
 from ssrec.sampling.negatives import NegativeSampler
+from ssrec.sampling.sequence import (ClozeBatch, ClozeSampler, SameTargetBatch, SeqBatch,
+                                     SequenceSampler)
 
-__all__ = ["SAMPLERS", "Batch", "NegativeSampler", "PairBatch", "PairwiseSampler", "Sampler",
+__all__ = ["SAMPLERS", "Batch", "ClozeBatch", "ClozeSampler", "NegativeSampler", "PairBatch",
+           "PairwiseSampler", "SameTargetBatch", "Sampler", "SeqBatch", "SequenceSampler",
            "make_sampler"]

@@ -14,11 +14,12 @@ New behaviour (TensorBoard, plots, tuning pruners) plugs in here; nobody subclas
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any, Protocol
 
-from ssrec.utils.io import append_jsonl
+from ssrec.utils.io import append_jsonl, atomic_write_text
 
 log = logging.getLogger("ssrec.train")
 
@@ -28,12 +29,27 @@ class Callback(Protocol):
 
 
 class JsonlLogger:
-    """Appends one JSON line per epoch (and one for the final test result) to ``path``."""
+    """Appends one JSON line per epoch (and one for the final test result) to ``path``.
 
-    def __init__(self, path: str | Path):
+    Args:
+        path: the log file; emptied at start, unless ``keep_epochs`` is given.
+        keep_epochs: when resuming, keep the epoch lines up to this epoch (dropping any later
+            line written before an interruption, and the test line) and append after them.
+    """
+
+    def __init__(self, path: str | Path, keep_epochs: int | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("")
+        kept = []
+        if keep_epochs is not None and self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by the interruption
+                if isinstance(rec.get("epoch"), int) and rec["epoch"] <= keep_epochs:
+                    kept.append(line)
+        atomic_write_text(self.path, "".join(f"{line}\n" for line in kept))
 
     def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
         append_jsonl(self.path, record)

@@ -27,7 +27,7 @@ import ssrec
 from ssrec.config import RunConfig, build_config, dump_config
 from ssrec.data.dataset import InteractionData, load_dataset
 from ssrec.errors import SsrecError
-from ssrec.evaluation import Evaluator
+from ssrec.evaluation import Evaluator, resolve_exclude_seen
 from ssrec.models.base import Recommender
 from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
 from ssrec.training.trainer import RunResult, Trainer
@@ -49,18 +49,32 @@ def default_run_dir(cfg: RunConfig) -> Path:
     return path
 
 
-def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int]) -> dict[str, Any]:
-    """The evaluation protocol of a run, for ``results.json``."""
+def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int],
+             evaluators: dict[str, Evaluator] | None = None) -> dict[str, Any]:
+    """The evaluation protocol of a run, for ``results.json``.
+
+    ``evaluators`` (``{"valid": ..., "test": ...}``) supply the ranking mode, the sampled
+    negatives and the masked items; without them the config's settings are described."""
     rep = data.report
-    return {
+    ev = dict(evaluators or {})
+    model_cls = cfg.model_cls()
+    test = ev.get("test") or Evaluator.from_config(data, "test", cfg.eval, model_cls, cfg.seed)
+    valid = ev.get("valid")
+    if valid is None and "valid" not in ev and len(data.valid):
+        valid = Evaluator.from_config(data, "valid", cfg.eval, model_cls, cfg.seed)
+    test_desc = test.describe()
+    valid_desc = valid.describe() if valid is not None else None
+    out = {
         "dataset": data.name,
         "split": rep.get("split"),
         "selection_split": "valid" if len(data.valid) else "none (no validation data)",
         "monitor": cfg.train.monitor,
-        "ranking": "full",
+        "ranking": test_desc["ranking"],
         "ks": cfg.eval.ks,
         "metrics": cfg.eval.metrics,
-        "masked_items": {"valid": "train", "test": "train + valid"},
+        "exclude_seen": test_desc.get("exclude_seen"),
+        "masked_items": {"valid": valid_desc["masked_items"] if valid_desc else "-",
+                         "test": test_desc.get("masked_items")},
         "seed": cfg.seed,
         "rating_threshold": rep.get("rating_threshold"),
         "duplicates_collapsed": rep.get("duplicates_collapsed"),
@@ -72,6 +86,14 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int]) -
         "train_interactions": len(data.train),
         "social": _social_summary(rep.get("social")),
     }
+    if "sampled_negatives" in test_desc:
+        out["sampled_negatives"] = test_desc["sampled_negatives"]
+    if model_cls.family == "sequential":
+        seq = data.sequences
+        out["sequences"] = {**seq.describe(), "max_len": cfg.model_params().max_len,
+                            "input": "the user's items before the target (test: train + "
+                                     "valid; valid: train), most recent max_len kept"}
+    return out
 
 
 def _social_summary(rep: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -92,12 +114,21 @@ class LoadedRun:
 
 
 def resolve_data_needs(cfg: RunConfig) -> RunConfig:
-    """``cfg`` with the data options its model needs switched on (``data.social=true`` for a
-    model with ``needs_social``); the config itself is returned when nothing changes, else a
-    copy (so ``config.yaml`` records what was loaded)."""
-    if cfg.model_cls().needs_social and not cfg.data.social:
-        cfg = cfg.model_copy(deep=True)
+    """``cfg`` with the data options its model needs resolved: ``data.social=true`` for a model
+    with ``needs_social``, and ``data.valid_method="auto"`` made ``"last"`` for sequential
+    models (the last training item of each history is held out) and ``"random"`` otherwise.
+    The config itself is returned when nothing changes, else a copy (so ``config.yaml`` records
+    what was loaded)."""
+    model_cls = cfg.model_cls()
+    social = model_cls.needs_social and not cfg.data.social
+    auto = cfg.data.valid_method == "auto"
+    if not (social or auto):
+        return cfg
+    cfg = cfg.model_copy(deep=True)
+    if social:
         cfg.data.social = True
+    if auto:
+        cfg.data.valid_method = "last" if model_cls.family == "sequential" else "random"
     return cfg
 
 
@@ -107,8 +138,13 @@ def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
     return cfg.model_cls().build(data, cfg.model_params())
 
 
-def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True) -> RunResult:
+def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
+        resume: bool = False) -> RunResult:
     """Train and evaluate one configuration; writes the run folder when ``write``.
+
+    With ``resume`` and an ``output_dir`` that holds an interrupted run of the same
+    configuration (its ``config.yaml`` and ``last.pt``), training continues from the last
+    completed epoch instead of starting again (see :meth:`Trainer.resume`).
 
     Returns:
         The :class:`~ssrec.training.trainer.RunResult`; ``results.json`` holds the same numbers
@@ -128,16 +164,31 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True) 
     model = build_model(cfg, data)
     run_dir = None
     cbs: list[Any] = [ConsoleLogger()]
+    resuming = False
     if write:
         run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
-        cbs.append(JsonlLogger(run_dir / "log.jsonl"))
+        text = dump_config(cfg)
+        if resume and (run_dir / "last.pt").is_file():
+            old = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() \
+                else None
+            if old != text:
+                raise SsrecError(f"cannot resume {run_dir}: its config.yaml differs from this "
+                                 "configuration; use another output folder")
+            resuming = True
+        atomic_write_text(run_dir / "config.yaml", text)
+    elif resume:
+        raise SsrecError("resume needs a run folder (write=True)")
     log.info("%s on %s: %d users, %d items, %d train / %d valid / %d test interactions; "
              "device %s", model.name, data.name, data.n_users, data.n_items, len(data.train),
              len(data.valid), len(data.test), device)
     trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device=device,
                       run_dir=run_dir, callbacks=cbs + list(callbacks or []))
+    if resuming and run_dir is not None:
+        trainer.resume(run_dir)
+    if run_dir is not None:
+        trainer.callbacks.append(JsonlLogger(
+            run_dir / "log.jsonl", keep_epochs=trainer.state.epoch if resuming else None))
     result = trainer.fit()
     result.seconds["load"] = load_seconds
     if run_dir is not None:
@@ -149,7 +200,8 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True) 
             "test": result.test,
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
-            "protocol": protocol(cfg, data, evaluated),
+            "protocol": protocol(cfg, data, evaluated,
+                                 {"valid": trainer.valid_eval, "test": trainer.test_eval}),
             "seconds": result.seconds,
             "environment": {"ssrec": ssrec.__version__, "torch": torch.__version__,
                             "python": platform.python_version(), "device": str(device),
@@ -205,14 +257,17 @@ def evaluate_run(loaded: LoadedRun, splits: tuple[str, ...] = ("valid", "test"),
     for s in splits:
         if s == "valid" and not len(loaded.data.valid):
             continue
-        e = Evaluator(loaded.data, s, ev.ks, ev.metrics, block_size or ev.block_size)
+        if block_size:
+            ev = ev.model_copy(update={"block_size": block_size})
+        e = Evaluator.from_config(loaded.data, s, ev, loaded.model, loaded.cfg.seed)
         out[s] = e.evaluate(loaded.model)
     return out
 
 
 def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, float]]:
-    """Top-``k`` items for one raw user id, excluding every item the user interacted with in
-    the training data (the fitted interactions and the validation split).
+    """Top-``k`` items for one raw user id. Items the user interacted with in the training data
+    (the fitted interactions and the validation split) are excluded when the run's
+    ``eval.exclude_seen`` (or, unset, the model family's default) says so.
 
     Returns:
         ``[(raw_item_id, score), ...]`` best first.
@@ -232,6 +287,8 @@ def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, floa
         finally:
             model.on_eval_end()
     seen = np.union1d(data.train_csr[u].indices, data.valid_csr[u].indices)
+    if not resolve_exclude_seen(loaded.cfg.eval, model):
+        seen = seen[:0]
     scores[torch.as_tensor(seen, device=scores.device, dtype=torch.long)] = -torch.inf
     k = min(k, data.n_items - seen.size)
     top = torch.topk(scores, k)
@@ -239,5 +296,5 @@ def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, floa
     return [(str(i), float(s)) for i, s in zip(items, top.values.cpu().tolist())]
 
 
-__all__ = ["LoadedRun", "SsrecError", "build_model", "evaluate_run", "load_run", "recommend",
-           "resolve_data_needs", "run"]
+__all__ = ["LoadedRun", "SsrecError", "build_model", "evaluate_run", "load_run", "protocol",
+           "recommend", "resolve_data_needs", "run"]

@@ -124,9 +124,9 @@ class Trainer:
                                         self.device, **model.sampler_options())
             self.optimizer = torch.optim.Adam(model.parameters(), lr=train.lr,
                                               weight_decay=train.weight_decay)
-        ks, metrics, bs = evaluation.ks, evaluation.metrics, evaluation.block_size
-        self.valid_eval = Evaluator(data, "valid", ks, metrics, bs) if len(data.valid) else None
-        self.test_eval = Evaluator(data, "test", ks, metrics, bs)
+        self.valid_eval = (Evaluator.from_config(data, "valid", evaluation, model, seed)
+                           if len(data.valid) else None)
+        self.test_eval = Evaluator.from_config(data, "test", evaluation, model, seed)
         self._best_state: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------------------------
@@ -197,6 +197,50 @@ class Trainer:
                 "numpy_rng": np.random.get_state(),
             })
 
+    def resume(self, run_dir: str | Path) -> bool:
+        """Continue from the ``last.pt`` (and ``checkpoint.pt``) of an interrupted run.
+
+        Restores the weights, the optimiser, the sampler's and every RNG's state, the trainer
+        state (epoch, best score, patience counter) and the best weights, so that on CPU the
+        resumed run ends exactly as an uninterrupted one would. The model and data must be built
+        from the same config.
+
+        Returns:
+            True if a ``last.pt`` was found and loaded, False otherwise (nothing changed).
+
+        Raises:
+            SsrecError: the files do not fit this model.
+        """
+        run_dir = Path(run_dir)
+        last = run_dir / "last.pt"
+        if not last.is_file() or not self.model.trainable:
+            return False
+        # our own file: it holds NumPy's RNG state, which the weights-only loader refuses
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        if ck.get("model") != self.model.name:
+            raise SsrecError(f"{last} belongs to model {ck.get('model')!r}, not "
+                             f"{self.model.name!r}")
+        try:
+            self.model.load_state_dict(ck["state_dict"])
+        except RuntimeError as exc:
+            raise SsrecError(f"{last}: weights do not fit the model "
+                             f"({str(exc).splitlines()[0]})") from None
+        self.model.to(self.device)
+        assert self.optimizer is not None and self.sampler is not None
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.sampler.load_state_dict(ck["sampler"])
+        torch.set_rng_state(ck["torch_rng"])
+        self.generator.set_state(ck["generator"])
+        np.random.set_state(ck["numpy_rng"])
+        self.state = TrainerState(**ck["trainer"])
+        best = run_dir / "checkpoint.pt"
+        if self.state.best_epoch > 0 and best.is_file():
+            self._best_state = torch.load(best, map_location="cpu",
+                                          weights_only=True)["state_dict"]
+        log.info("resumed %s after epoch %d (best epoch %d)", run_dir, self.state.epoch,
+                 self.state.best_epoch)
+        return True
+
     def fit(self) -> RunResult:
         """Train, select the best epoch on validation, score test once."""
         previous = (torch.are_deterministic_algorithms_enabled(),
@@ -212,7 +256,8 @@ class Trainer:
         seconds = {"train": 0.0, "valid": 0.0, "test": 0.0}
         history: list[dict[str, Any]] = []
         self._emit("on_fit_start")
-        if self.model.trainable and cfg.epochs > 0:
+        stopped = st.bad_evals >= cfg.patience and st.epoch >= cfg.min_epochs  # resumed
+        if self.model.trainable and cfg.epochs > 0 and not stopped:
             self.model.on_fit_start(self._ctx(0))
             for epoch in range(st.epoch + 1, cfg.epochs + 1):
                 self._emit("on_epoch_start", epoch)
