@@ -28,6 +28,7 @@ that folder into ``docs/benchmarks.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -72,7 +73,7 @@ def child_train(args: argparse.Namespace) -> dict:
     from ssrec.models.layers import SpmmCounter
     from ssrec.training import Trainer
     from ssrec.training.run import build_model
-    from ssrec.utils.perf import tune_malloc
+    from ssrec.utils.perf import deterministic_kernels, tune_malloc
 
     tune_malloc()
     cfg = _config(args, args.child, args.block_size)
@@ -85,7 +86,9 @@ def child_train(args: argparse.Namespace) -> dict:
     load_s = time.perf_counter() - t0
     model = build_model(cfg, data)
     trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device="cpu")
-    torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
+    # the trainer's kernel settings, for the rest of this function (the child process)
+    kernels = contextlib.ExitStack()
+    kernels.enter_context(deterministic_kernels(cfg.train.deterministic))
     epochs: list[float] = []
     n_fwd = n_bwd = 0
     n_batches = len(trainer.sampler) if trainer.sampler else 0

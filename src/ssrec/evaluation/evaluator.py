@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from ssrec.evaluation import metrics as M
+from ssrec.utils.perf import release_free_memory
 
 if TYPE_CHECKING:
     from ssrec.config import EvalConfig
@@ -189,6 +190,7 @@ class Evaluator:
         device = self._device(model)
         kmax = k or self.ks[-1]
         was_training = model.training
+        release_free_memory()  # training's freed temporaries do not add to the score blocks
         model.eval()
         model.on_eval_start(self.split)
         try:
@@ -203,6 +205,7 @@ class Evaluator:
                     top, hits = self._sampled_block(scores, start, users, kmax, device)
                 else:
                     top, hits = self._full_block(scores, users, kmax, device)
+                del scores  # freed before the next block is scored: one block alive at a time
                 if hits.shape[1] < kmax:
                     pad = torch.zeros(hits.shape[0], kmax - hits.shape[1], dtype=torch.bool,
                                       device=device)

@@ -20,7 +20,7 @@ from ssrec.evaluation import Evaluator
 from ssrec.models.base import Recommender, TrainContext
 from ssrec.sampling import make_sampler
 from ssrec.utils.io import atomic_save_torch, atomic_write_json
-from ssrec.utils.perf import tune_malloc
+from ssrec.utils.perf import deterministic_kernels, tune_malloc
 from ssrec.utils.seed import torch_generator
 
 log = logging.getLogger("ssrec.train")
@@ -243,13 +243,8 @@ class Trainer:
 
     def fit(self) -> RunResult:
         """Train, select the best epoch on validation, score test once."""
-        previous = (torch.are_deterministic_algorithms_enabled(),
-                    torch.is_deterministic_algorithms_warn_only_enabled())
-        torch.use_deterministic_algorithms(self.cfg.deterministic, warn_only=True)
-        try:
+        with deterministic_kernels(self.cfg.deterministic):
             return self._fit()
-        finally:
-            torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
     def _fit(self) -> RunResult:
         cfg, st = self.cfg, self.state
