@@ -91,15 +91,8 @@ def normalized_interactions(user: np.ndarray, item: np.ndarray, n_users: int, n_
                       shape=(n_users, n_items))
     r.sum_duplicates()
     r.data[:] = 1.0
-    du = np.asarray(r.sum(axis=1)).ravel()
-    di = np.asarray(r.sum(axis=0)).ravel()
-    with np.errstate(divide="ignore"):
-        du = np.where(du > 0, du ** -0.5, 0.0).astype(np.float32)
-        di = np.where(di > 0, di ** -0.5, 0.0).astype(np.float32)
-    out = sp.diags(du) @ r @ sp.diags(di)
-    out = sp.csr_matrix(out, dtype=np.float32)
-    out.sort_indices()
-    return out
+    return bipartite_normalize(r)
+
 
 # ---- scipy sparse helpers (matrices built once, on the CPU, then moved to torch) -------------
 
