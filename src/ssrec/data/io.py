@@ -258,6 +258,12 @@ def _read_pairs(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> Ra
                 raise DataError(f"empty {r} field", p, no)
             cols[r].append(v)
         nos.append(no)
+    return _from_columns(p, cols, nos)
+
+
+def _from_columns(p: str, cols: dict[str, list[str]], nos: list[int]) -> RawInteractions:
+    """Raw interactions from parsed string columns (``user``, ``item``, optional ``rating`` /
+    ``timestamp``) and their 1-based line numbers (numbers are checked with the line named)."""
     return RawInteractions(
         path=p,
         user=np.array(cols["user"], dtype=str),
@@ -333,14 +339,7 @@ def _read_atomic(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> R
                 raise DataError(f"empty {names[k]} field", p, no)
             cols[r].append(f[k])
         nos.append(no)
-    return RawInteractions(
-        path=p,
-        user=np.array(cols["user"], dtype=str),
-        item=np.array(cols["item"], dtype=str),
-        rating=_to_float(cols["rating"], nos, "rating", p) if "rating" in cols else None,
-        timestamp=_to_float(cols["timestamp"], nos, "timestamp", p) if "timestamp" in cols else None,
-        line=np.array(nos, dtype=np.int64),
-    )
+    return _from_columns(p, cols, nos)
 
 
 def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawInteractions:
@@ -376,14 +375,7 @@ def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawI
                 raise DataError(f"empty {rows[0][k]} field", p, no)
             cols[r].append(v)
         nos.append(no)
-    return RawInteractions(
-        path=p,
-        user=np.array(cols["user"], dtype=str),
-        item=np.array(cols["item"], dtype=str),
-        rating=_to_float(cols["rating"], nos, "rating", p) if "rating" in cols else None,
-        timestamp=_to_float(cols["timestamp"], nos, "timestamp", p) if "timestamp" in cols else None,
-        line=np.array(nos, dtype=np.int64),
-    )
+    return _from_columns(p, cols, nos)
 
 
 def _empty(p: str) -> RawInteractions:
