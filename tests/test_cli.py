@@ -27,6 +27,7 @@ def test_models_lists_every_registered_model(capsys):
 @pytest.mark.parametrize("args, fragment", [
     (("train", "--model", "Nope"), "unknown model 'Nope'"),
     (("train", "--set", "train.epochz=3"), "did you mean 'train.epochs'"),
+    (("train", "--set", "trian.lr=0.1"), "--set trian.lr=0.1: unknown key 'trian'"),
     (("data", "describe", "no-such-dataset"), "neither a registered dataset"),
     (("evaluate", "/no/such/run"), "config.yaml not found"),
 ])
@@ -66,6 +67,17 @@ def test_train_evaluate_recommend(planted_dir, tmp_path, capsys):
     assert not train_items & set(rec["items"])
     code, _, err = run_cli(capsys, "recommend", str(out_dir), "--user", "nobody")
     assert code == 2 and "unknown user 'nobody'" in err
+    # the finished run is not overwritten by accident
+    again = ("train", "--model", "MF", "--dataset", str(planted_dir), "--epochs", "2",
+             "--out", str(out_dir), "--no-progress", "--json")
+    code, _, err = run_cli(capsys, *again)
+    assert code == 2 and "already holds a run" in err
+    assert json.loads((out_dir / "results.json").read_text()) == stored
+    code, out, _ = run_cli(capsys, *again, "--overwrite")
+    assert code == 0
+    assert "name: MF" in (out_dir / "config.yaml").read_text()
+    mode = (out_dir / "results.json").stat().st_mode & 0o777
+    assert mode & 0o044, oct(mode)  # readable by others (umask permitting), not mkstemp's 0600
 
 
 def test_describe_gowalla_json(data_dir, capsys):

@@ -3,7 +3,7 @@
 ::
 
     ssrec train --model SimGCL --dataset lastfm [--config FILE] [--set k=v ...] [--epochs N]
-                [--seed S] [--out RUN_DIR] [--data-dir DIR] [--device DEV] [--resume]
+                [--seed S] [--out RUN_DIR] [--data-dir DIR] [--device DEV] [--resume | --overwrite]
     ssrec evaluate RUN_DIR [--split valid|test|both] [--block-size N] [--json]
     ssrec recommend RUN_DIR --user RAW_ID [-k 10] [--json]
     ssrec models [--json]
@@ -21,6 +21,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ssrec import __version__
@@ -59,6 +60,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.set or [], **shortcuts)
     if args.resume and not args.out:
         raise SsrecError("--resume needs --out RUN_DIR (the folder of the interrupted run)")
+    if args.out and not args.resume and not args.overwrite and (
+            Path(args.out) / "config.yaml").is_file():
+        raise SsrecError(f"{args.out} already holds a run (config.yaml); pass --resume to "
+                         "continue it, --overwrite to replace it, or choose another --out")
     result = run(cfg, resume=args.resume)
     out = {"best_epoch": result.best_epoch, "test": result.test, "run_dir": result.run_dir}
     if args.json:
@@ -229,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run folder (default runs/<model>-<dataset>-<time>)")
     t.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     t.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out instead of refusing")
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out (same configuration)")
     t.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -270,6 +270,9 @@ def _where(path: tuple[str, ...], sources: Mapping[tuple[str, ...], tuple[str, i
     for n in range(len(path), 0, -1):
         if path[:n] in sources:
             return sources[path[:n]]
+    for key, src in sources.items():  # a section set only through its keys (--set a.b=1)
+        if key[:len(path)] == path:
+            return src
     return (None, None)
 
 

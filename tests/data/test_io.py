@@ -85,6 +85,21 @@ def test_malformed_lines_name_file_and_line(tmp_path, text, line, fragment):
     assert err.value.line == line
 
 
+def test_auto_detection_reports_a_short_line_of_a_pairs_file(tmp_path):
+    # 4 columns everywhere but one line: a malformed pairs file, not an adjacency list
+    rows = [f"u{i % 5}\ti{i % 30}\t{i % 5 + 1}\t{1000 + i}" for i in range(60)]
+    rows[17] = "u2"
+    p = write(tmp_path, "ratings.txt", "\n".join(rows) + "\n")
+    with pytest.raises(DataError) as err:
+        read_interactions(p)
+    assert err.value.line == 18 and "expected 4 fields" in str(err.value)
+    # a line with more fields than the rest hints at the adjacency format
+    rows = ["u1 i1", "u2 i2", *[f"u{i} i{i}" for i in range(3, 30)], "u9 i1 i2 i3"]
+    p = write(tmp_path, "mostly_pairs.txt", "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match="data.format=adjacency"):
+        read_interactions(p)
+
+
 def test_atomic_header_and_csv_column_errors(tmp_path):
     p = write(tmp_path, "bad.inter", "user_id\titem_id\n1\t2\n")
     with pytest.raises(DataError, match=r"line 1: atomic header field 'user_id'"):

@@ -110,5 +110,5 @@ def test_an_interrupted_run_resumes_to_the_same_result(model, planted_dir, plant
     # a changed configuration is refused
     other = load_config(None, [*base, "train.lr=0.01", f"output_dir={tmp_path / 'b'}"])
     (tmp_path / "b" / "results.json").unlink()
-    with pytest.raises(Exception, match="config.yaml differs"):
+    with pytest.raises(Exception, match=r"config.yaml differs .*\(train.lr: 0.001 -> 0.01\)"):
         run(other, resume=True)

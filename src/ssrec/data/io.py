@@ -25,6 +25,8 @@ Ids are kept as strings: ``"007"`` and ``"7"`` are different ids. A malformed li
 
 from __future__ import annotations
 
+from collections import Counter
+
 import csv
 import io
 from dataclasses import dataclass, replace
@@ -196,10 +198,14 @@ def _detect_kind(path: Path, lines: list[tuple[int, str]], sep: str | None) -> K
     if first and ":" in first[0] and not first[0].endswith(":type"):
         return "adjacency"
     _, split = _split_fn(sep, lines[0][1])
-    counts = {len(split(s)) for _, s in lines[:200]}
-    if len(counts) > 1 or max(counts) > 4:
-        return "adjacency"
-    return "pairs"
+    counts = Counter(len(split(s)) for _, s in lines[:200])
+    width, n = counts.most_common(1)[0]
+    # pairs files have one width of 2-4 fields; a few odd lines in them are malformed lines
+    # (reported by the pairs reader with their line number), not an adjacency list, whose
+    # widths vary from line to line
+    if width <= 4 and (len(counts) == 1 or n >= 0.9 * sum(counts.values())):
+        return "pairs"
+    return "adjacency"
 
 
 def read_interactions(path: str | Path, fmt: FileFormat | None = None) -> RawInteractions:
@@ -249,9 +255,11 @@ def _read_pairs(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> Ra
     for no, s in lines:
         f = split(s)
         if len(f) != nf:
+            hint = ("; for an adjacency list (user item1 item2 ...) set data.format=adjacency"
+                    if len(f) > nf and fmt.kind == "auto" else "")
             raise DataError(
-                f"expected {nf} fields ({desc}) like line {lines[0][0]}, found {len(f)}", p, no
-            )
+                f"expected {nf} fields ({desc}) like line {lines[0][0]}, found {len(f)}{hint}",
+                p, no)
         for r, k in items:
             v = f[k]
             if not v:

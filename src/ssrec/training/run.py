@@ -113,6 +113,26 @@ class LoadedRun:
     run_dir: Path
 
 
+def _config_difference(old: str | None, new: str) -> str:
+    """The first differing setting of two dumped configs, as ``key: old -> new``."""
+    if old is None:
+        return "the folder has no config.yaml"
+
+    def flat(d: Any, prefix: str = "") -> dict[str, Any]:
+        if not isinstance(d, dict):
+            return {prefix: d}
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+
+    a, b = flat(yaml.safe_load(old) or {}), flat(yaml.safe_load(new) or {})
+    for key in sorted(set(a) | set(b)):
+        if a.get(key, "<unset>") != b.get(key, "<unset>"):
+            return f"{key}: {a.get(key, '<unset>')} -> {b.get(key, '<unset>')}"
+    return "formatting only"
+
+
 def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     """``cfg`` with the data options its model needs resolved: ``data.social=true`` for a model
     with ``needs_social``, and ``data.valid_method="auto"`` made ``"last"`` for sequential
@@ -174,7 +194,8 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
                 else None
             if old != text:
                 raise SsrecError(f"cannot resume {run_dir}: its config.yaml differs from this "
-                                 "configuration; use another output folder")
+                                 f"configuration ({_config_difference(old, text)}); use the "
+                                 "same settings or another output folder")
             resuming = True
         atomic_write_text(run_dir / "config.yaml", text)
     elif resume:
