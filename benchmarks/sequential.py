@@ -213,7 +213,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "",
     ]
     for ds, rs in by_ds.items():
-        p = rs[0]["protocol"]
+        # a sequential model's protocol (MostPop's has no sequence statistics)
+        p = next((r["protocol"] for r in rs if "sequences" in r["protocol"]), rs[0]["protocol"])
         split = p["split"]
         val = split.get("validation", {})
         seq = p.get("sequences", {})
