@@ -8,6 +8,15 @@ import torch
 import torch.nn.functional as F
 
 
+def _check_views(a: torch.Tensor, b: torch.Tensor, temperature: float) -> None:
+    """The argument checks shared by the two-view contrastive losses."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if a.shape != b.shape:
+        raise ValueError(f"views must have the same shape, got {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+
+
 def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float,
              normalize: bool = True) -> torch.Tensor:
     """InfoNCE between two views with in-batch negatives.
@@ -28,11 +37,7 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float,
     Raises:
         ValueError: if ``temperature <= 0`` or the shapes differ.
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if a.shape != b.shape:
-        raise ValueError(f"views must have the same shape, got {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
+    _check_views(a, b, temperature)
     if normalize:
         a = F.normalize(a, dim=-1)
         b = F.normalize(b, dim=-1)
@@ -219,11 +224,7 @@ def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float,
     Raises:
         ValueError: if ``temperature <= 0`` or the shapes differ.
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if a.shape != b.shape:
-        raise ValueError(f"views must have the same shape, got {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
+    _check_views(a, b, temperature)
     n = a.shape[0]
     z = torch.cat([a, b], dim=0)  # [2N, D]
     if normalize:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ssrec.losses.contrastive import _check_views
+
 
 def bpr_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
     """Bayesian Personalised Ranking loss, ``mean(-log σ(s_pos - s_neg))``.
@@ -51,11 +53,7 @@ def batch_softmax(query: torch.Tensor, item: torch.Tensor, temperature: float,
     Raises:
         ValueError: if ``temperature <= 0`` or the shapes differ.
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if query.shape != item.shape:
-        raise ValueError(f"query and item must have the same shape, got {tuple(query.shape)} "
-                         f"and {tuple(item.shape)}")
+    _check_views(query, item, temperature)
     if normalize:
         query = F.normalize(query, dim=-1)
         item = F.normalize(item, dim=-1)

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 
 from ssrec.data.dataset import InteractionData
-from ssrec.models.base import ModelConfig, Recommender, register_model
+from ssrec.models.base import Recommender, register_model
+from ssrec.models.general.itemknn import ItemKNNConfig
 from ssrec.models.layers import cosine_topk, csr_buffers, csr_rows_times, csr_tensor
 
 
-class UserKNNConfig(ModelConfig):
-    """Attributes:
-        k: neighbours kept per user (50, as SELFRec).
-        shrink: added to the cosine's denominator, ``>= 0`` (0: plain cosine).
-    """
-
-    k: int = Field(50, ge=1)
-    shrink: float = Field(0.0, ge=0)
+class UserKNNConfig(ItemKNNConfig):
+    """Attributes: as :class:`ItemKNNConfig`, with ``k`` neighbours kept per **user**."""
 
 
 @register_model("UserKNN")
