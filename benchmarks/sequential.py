@@ -98,6 +98,17 @@ def run_dir(root: Path, dataset: str, label: str) -> Path:
     return root / dataset / (f"{name}-{rest}" if rest else name)
 
 
+def label_of(folder: str) -> str:
+    """Inverse of :func:`run_dir`: ``SASRec-loss=ce_dropout=0.2`` → ``SASRec (loss=ce,
+    dropout=0.2)``. Pairs are split at an ``_`` that starts the next ``key=`` only, so keys with
+    underscores survive (``CL4SRec-cl_weight=0`` → ``CL4SRec (cl_weight=0)``)."""
+    name, sep, rest = folder.partition("-")
+    if not sep:
+        return folder
+    pairs = re.findall(r"[^=_][^=]*?=.*?(?=_[A-Za-z][A-Za-z0-9_.]*=|$)", rest)
+    return f"{name} ({', '.join(pairs)})"
+
+
 def overrides(dataset: str, name: str, model_over: list[str], args: argparse.Namespace,
               out: Path) -> list[str]:
     o = [f"model.name={name}", f"data.dataset={dataset}", *DATA[dataset], *TRAIN[dataset],
@@ -152,8 +163,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
             smp = json.loads(smp_p.read_text()) if smp_p.is_file() else {}
             sec = res["seconds"]
             n_ep = max(res["epochs_run"], 1)
-            label = out.name.replace("-", " (", 1) + ")" if "-" in out.name else out.name
-            label = label.replace("_", ", ")
+            label = label_of(out.name)
             found.append({
                 "dataset": dataset, "label": label, "model": res["model"], "run_dir": str(out),
                 "test": res["test"], "valid": res["valid"], "best_epoch": res["best_epoch"],

@@ -26,7 +26,7 @@ import yaml
 import ssrec
 from ssrec.config import RunConfig, build_config, dump_config
 from ssrec.data.dataset import InteractionData, load_dataset
-from ssrec.errors import SsrecError
+from ssrec.errors import ConfigError, SsrecError
 from ssrec.evaluation import Evaluator, resolve_exclude_seen
 from ssrec.models.base import Recommender
 from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
@@ -192,6 +192,8 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
         if resume and (run_dir / "last.pt").is_file():
             old = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() \
                 else None
+            if old is not None and old != text:
+                old = _upgrade_config(old)
             if old != text:
                 raise SsrecError(f"cannot resume {run_dir}: its config.yaml differs from this "
                                  f"configuration ({_config_difference(old, text)}); use the "
@@ -230,6 +232,16 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
         })
         log.info("results written to %s", run_dir / "results.json")
     return result
+
+
+def _upgrade_config(text: str) -> str:
+    """A saved ``config.yaml`` as this version writes it: keys added since it was saved take
+    their defaults, so a run started by an older version resumes when nothing it set has
+    changed. Text that no longer validates is returned unchanged (the caller reports it)."""
+    try:
+        return dump_config(build_config(yaml.safe_load(text)))
+    except (ConfigError, yaml.YAMLError, TypeError):
+        return text
 
 
 def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | None = None
