@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import resource
@@ -98,20 +99,24 @@ def child_train(args: argparse.Namespace) -> dict:
         opt_state = trainer.optimizer.state_dict()
         batch = next(iter(trainer.sampler.epoch()))
         draws: list[tuple[int, ...]] = []  # shapes of the uniform draws of one step
-        real_rand = torch.rand
+        real_rand, real_uniform = torch.rand, torch.Tensor.uniform_
 
         def counting_rand(*a, **kw):
             out = real_rand(*a, **kw)
             draws.append(tuple(out.shape))
             return out
 
-        torch.rand = counting_rand
+        def counting_uniform(self, *a, **kw):  # in-place draws (e.g. blocked noise)
+            draws.append(tuple(self.shape))
+            return real_uniform(self, *a, **kw)
+
+        torch.rand, torch.Tensor.uniform_ = counting_rand, counting_uniform
         try:
             with SpmmCounter() as counter:
                 trainer.optimizer.zero_grad(set_to_none=True)
                 model.loss(batch).total.backward()
         finally:
-            torch.rand = real_rand
+            torch.rand, torch.Tensor.uniform_ = real_rand, real_uniform
         n_fwd, n_bwd = counter.forward, counter.backward
         model.load_state_dict(state)
         trainer.optimizer.load_state_dict(opt_state)
@@ -163,7 +168,8 @@ def child_train(args: argparse.Namespace) -> dict:
         "epoch_seconds": epochs,
         "epoch_seconds_median": statistics.median(epochs) if epochs else None,
         "epoch_floor_seconds": floor_s,
-        "random_draws_per_step": [list(d) for d in draws] if model.trainable else [],
+        "random_draws_per_step": {"calls": len(draws),
+                                  "values": sum(math.prod(d) for d in draws)},
         "random_draws_seconds": draws_s,
         "eval_seconds": eval_s,
         "eval_floor_seconds": eval_floor_s,

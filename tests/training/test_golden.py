@@ -30,3 +30,4 @@ def test_metrics_unchanged_since_before_the_optimisations(data_dir):
         assert got[name]["best_epoch"] == exp["best_epoch"], name
         assert got[name]["test"] == exp["test"], name
         assert got[name]["valid"] == exp["valid"], name
+        assert got[name]["last_loss"] == exp["last_loss"], name  # the loss terms, bit for bit

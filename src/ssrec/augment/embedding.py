@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 
 
+# rows per block of the fused CPU noise kernel: a block's noise, norms and signs stay in cache
+NOISE_BLOCK_ROWS = 2048
+
+
 def uniform_noise(x: torch.Tensor, eps: float, generator: torch.Generator | None = None,
                   training: bool = True) -> torch.Tensor:
     """Add sign-aligned uniform noise of L2 norm ``eps`` to each row (SimGCL / XSimGCL view).
@@ -13,6 +17,12 @@ def uniform_noise(x: torch.Tensor, eps: float, generator: torch.Generator | None
     "Are Graph Augmentations Necessary?", SIGIR'22, Eq. 7): the noise keeps every coordinate's
     sign, so a row moves at most ``eps`` and stays in its hyperoctant.
 
+    On CPU the noise is built in blocks of :data:`NOISE_BLOCK_ROWS` rows, each drawn,
+    normalised and signed while it is in cache; the values are exactly those of one
+    ``torch.rand(x.shape)`` draw followed by whole-tensor operations (the CPU generator fills
+    a tensor in memory order, so consecutive blocks continue the same stream). Other devices
+    draw the whole tensor at once (their counter-based generators are offset per call).
+
     Args:
         x: ``[N, D]`` embeddings.
         eps: noise magnitude (L2 norm per row), ``>= 0``.
@@ -20,7 +30,8 @@ def uniform_noise(x: torch.Tensor, eps: float, generator: torch.Generator | None
         training: when False, return ``x`` unchanged.
 
     Returns:
-        ``[N, D]`` perturbed embeddings (a new tensor; ``x`` is not modified).
+        ``[N, D]`` perturbed embeddings (a new tensor; ``x`` is not modified). The gradient
+        with respect to ``x`` is the identity (the noise and ``sign(x)`` carry none).
 
     Raises:
         ValueError: if ``eps < 0``.
@@ -29,11 +40,18 @@ def uniform_noise(x: torch.Tensor, eps: float, generator: torch.Generator | None
         raise ValueError(f"eps must be >= 0, got {eps}")
     if not training or eps == 0:
         return x
-    noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    noise.div_(torch.linalg.vector_norm(noise, dim=-1, keepdim=True).clamp_min_(1e-12))
-    noise.mul_(eps)
-    # in place on temporaries (fewer allocations); sign(x) carries no gradient
-    return x + torch.sign(x.detach()).mul_(noise)
+    n = x.shape[0]
+    step = NOISE_BLOCK_ROWS if x.device.type == "cpu" and x.dim() == 2 else max(n, 1)
+    with torch.no_grad():
+        delta = torch.empty(x.shape, device=x.device, dtype=x.dtype)
+        xs = x.detach()
+        for s in range(0, n, step):
+            d = delta[s:s + step]
+            d.uniform_(generator=generator)  # U(0, 1), as torch.rand
+            d.div_(torch.linalg.vector_norm(d, dim=-1, keepdim=True).clamp_min_(1e-12))
+            d.mul_(eps)
+            d.mul_(torch.sign(xs[s:s + step]))
+    return x + delta
 
 
 def _check_rate(p: float) -> None:

@@ -15,7 +15,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ssrec.losses import bpr_loss, l2_regularization
+from ssrec.losses import bpr_loss, info_nce, l2_regularization
 from ssrec.models.base import ModelConfig, Recommender
 from ssrec.models.layers import propagate
 
@@ -127,6 +127,29 @@ class GraphCF(EmbeddingCF):
         nodes, layers = self.propagate_nodes(adj, layer_hook)
         users, items = torch.split(nodes, [self.n_users, self.n_items])
         return users, items, layers
+
+    def node_info_nce(self, a: torch.Tensor, b: torch.Tensor, batch: PairBatch, tau: float
+                      ) -> torch.Tensor:
+        """InfoNCE between two node views over the batch's distinct users plus, separately, its
+        distinct positive items (the contrastive loss of SimGCL, Eq. 1, and XSimGCL):
+        ``info_nce(a[u], b[u], τ) + info_nce(a[i], b[i], τ)``.
+
+        Each view is gathered once for users and items together (one ``[U+I, D]`` gradient
+        scatter per view in the backward pass); the values are those of separate gathers.
+
+        Args:
+            a, b: ``[U+I, D]`` node views, users first.
+            batch: the training triples (its distinct users and positive items are used).
+            tau: temperature τ > 0.
+
+        Returns:
+            Scalar: the user term plus the item term (each a mean over its rows).
+        """
+        uid = batch.distinct_users()
+        rows = torch.cat([uid, batch.distinct_pos() + self.n_users])
+        nu = uid.numel()
+        ra, rb = a[rows], b[rows]  # [Bu+Bi, D]
+        return info_nce(ra[:nu], rb[:nu], tau) + info_nce(ra[nu:], rb[nu:], tau)
 
     def node_bpr_parts(self, nodes: torch.Tensor, ego: torch.Tensor, batch: PairBatch
                        ) -> dict[str, torch.Tensor]:

@@ -6,7 +6,6 @@ import torch
 from pydantic import Field
 
 from ssrec.augment import uniform_noise
-from ssrec.losses import info_nce
 from ssrec.models.base import LossOutput, register_model
 from ssrec.models.cf import GraphCF, GraphConfig
 from ssrec.sampling import PairBatch
@@ -58,9 +57,5 @@ class SimGCL(GraphCF):
         parts = self.node_bpr_parts(nodes, layers[0], batch)
         view1, _ = self.propagate_nodes(layer_hook=self._noise)  # [U+I, D]
         view2, _ = self.propagate_nodes(layer_hook=self._noise)
-        uid = batch.distinct_users()
-        iid = batch.distinct_pos() + self.n_users
-        cl = (info_nce(view1[uid], view2[uid], self.cfg.tau)
-              + info_nce(view1[iid], view2[iid], self.cfg.tau))
-        parts["cl"] = self.cfg.cl_weight * cl
+        parts["cl"] = self.cfg.cl_weight * self.node_info_nce(view1, view2, batch, self.cfg.tau)
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)

@@ -6,7 +6,6 @@ import torch
 from pydantic import Field, model_validator
 
 from ssrec.augment import uniform_noise
-from ssrec.losses import info_nce
 from ssrec.models.base import LossOutput, register_model
 from ssrec.models.cf import GraphCF, GraphConfig
 from ssrec.sampling import PairBatch
@@ -64,9 +63,6 @@ class XSimGCL(GraphCF):
         nodes, layers = self.propagate_nodes(layer_hook=self._noise)  # [U+I, D]
         parts = self.node_bpr_parts(nodes, layers[0], batch)
         cl_view = layers[self.cfg.layer_cl]  # [U+I, D]
-        uid = batch.distinct_users()
-        iid = batch.distinct_pos() + self.n_users
-        cl = (info_nce(nodes[uid], cl_view[uid], self.cfg.tau)
-              + info_nce(nodes[iid], cl_view[iid], self.cfg.tau))
-        parts["cl"] = self.cfg.cl_weight * cl
+        parts["cl"] = self.cfg.cl_weight * self.node_info_nce(nodes, cl_view, batch,
+                                                              self.cfg.tau)
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)
