@@ -118,3 +118,12 @@ def test_an_interrupted_run_resumes_to_the_same_result(model, planted_dir, plant
     (tmp_path / "b" / "results.json").unlink()
     with pytest.raises(Exception, match=r"config.yaml differs .*\(train.lr: 0.001 -> 0.01\)"):
         run(other, resume=True)
+
+
+def test_zero_epochs_warns_that_the_model_is_untrained(planted_dir, caplog):
+    cfg = load_config(None, ["model.name=MF", f"data.dataset={planted_dir}", "train.epochs=0",
+                             "train.progress=false"])
+    with caplog.at_level("WARNING", logger="ssrec.train"):
+        result = run(cfg, write=False)
+    assert result.epochs_run == 0 and result.best_epoch == 0
+    assert any("untrained" in r.getMessage() for r in caplog.records)

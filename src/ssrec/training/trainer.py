@@ -252,6 +252,9 @@ class Trainer:
         history: list[dict[str, Any]] = []
         self._emit("on_fit_start")
         stopped = st.bad_evals >= cfg.patience and st.epoch >= cfg.min_epochs  # resumed
+        if self.model.trainable and cfg.epochs == 0:
+            log.warning("train.epochs=0: %s is evaluated with its initial (untrained) weights",
+                        self.model.name)
         if self.model.trainable and cfg.epochs > 0 and not stopped:
             self.model.on_fit_start(self._ctx(0))
             for epoch in range(st.epoch + 1, cfg.epochs + 1):
