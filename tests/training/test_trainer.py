@@ -101,10 +101,13 @@ def test_an_interrupted_run_resumes_to_the_same_result(model, planted_dir, plant
     # a config.yaml written before a key existed resumes: the missing key takes its default
     saved = tmp_path / "b" / "config.yaml"
     lines = saved.read_text().splitlines(keepends=True)
-    assert "  social_symmetric: false\n" in lines
-    saved.write_text("".join(x for x in lines if x != "  social_symmetric: false\n"))
+    # (and one that left eval.exclude_seen to the model family: null)
+    seen = "  exclude_seen: false\n" if model == "CL4SRec" else "  exclude_seen: true\n"
+    assert "  social_symmetric: false\n" in lines and seen in lines
+    saved.write_text("".join("  exclude_seen: null\n" if x == seen else x for x in lines
+                             if x != "  social_symmetric: false\n"))
     run(cfg, resume=True)
-    assert "  social_symmetric: false\n" in saved.read_text().splitlines(keepends=True)
+    assert {"  social_symmetric: false\n", seen} <= set(saved.read_text().splitlines(True))
     a = json.loads((tmp_path / "a" / "results.json").read_text())
     b = json.loads((tmp_path / "b" / "results.json").read_text())
     assert a["test"] == b["test"] and a["valid"] == b["valid"]

@@ -134,21 +134,26 @@ def _config_difference(old: str | None, new: str) -> str:
 
 
 def resolve_data_needs(cfg: RunConfig) -> RunConfig:
-    """``cfg`` with the data options its model needs resolved: ``data.social=true`` for a model
-    with ``needs_social``, and ``data.valid_method="auto"`` made ``"last"`` for sequential
-    models (the last training item of each history is held out) and ``"random"`` otherwise.
+    """``cfg`` with the options its model decides resolved: ``data.social=true`` for a model
+    with ``needs_social``; ``data.valid_method="auto"`` made ``"last"`` for sequential models
+    (the last training item of each history is held out) and ``"random"`` otherwise; and
+    ``eval.exclude_seen=null`` made the model family's default (False for sequential models,
+    True otherwise).
     The config itself is returned when nothing changes, else a copy (so ``config.yaml`` records
     what was loaded)."""
     model_cls = cfg.model_cls()
     social = model_cls.needs_social and not cfg.data.social
     auto = cfg.data.valid_method == "auto"
-    if not (social or auto):
+    seen = cfg.eval.exclude_seen is None
+    if not (social or auto or seen):
         return cfg
     cfg = cfg.model_copy(deep=True)
     if social:
         cfg.data.social = True
     if auto:
         cfg.data.valid_method = "last" if model_cls.family == "sequential" else "random"
+    if seen:
+        cfg.eval.exclude_seen = resolve_exclude_seen(cfg.eval, model_cls)
     return cfg
 
 
@@ -236,10 +241,10 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
 
 def _upgrade_config(text: str) -> str:
     """A saved ``config.yaml`` as this version writes it: keys added since it was saved take
-    their defaults, so a run started by an older version resumes when nothing it set has
+    their defaults and options the model decides are resolved, so a run started by an older version resumes when nothing it set has
     changed. Text that no longer validates is returned unchanged (the caller reports it)."""
     try:
-        return dump_config(build_config(yaml.safe_load(text)))
+        return dump_config(resolve_data_needs(build_config(yaml.safe_load(text))))
     except (ConfigError, yaml.YAMLError, TypeError):
         return text
 
