@@ -57,6 +57,8 @@ def test_train_evaluate_recommend(planted_dir, tmp_path, capsys):
     code, out, _ = run_cli(capsys, "evaluate", str(out_dir), "--json", "--split", "test")
     assert code == 0
     assert json.loads(out)["test"] == pytest.approx(stored["test"], abs=1e-12)
+    code, out, _ = run_cli(capsys, "evaluate", str(out_dir), "--split", "test")
+    assert out.splitlines()[0].startswith("protocol: full ranking over") and "masked" in out
     code, out, _ = run_cli(capsys, "recommend", str(out_dir), "--user", "u3", "-k", "5",
                            "--json")
     assert code == 0

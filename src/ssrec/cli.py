@@ -77,6 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ssrec.evaluation import resolve_exclude_seen
     from ssrec.training.run import evaluate_run, load_run
 
     loaded = load_run(args.run_dir, data_dir=args.data_dir, device=args.device)
@@ -85,6 +86,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(res, indent=2))
     else:
+        ev = loaded.cfg.eval
+        if ev.ranking == "sampled":
+            print(f"protocol: sampled ranking (each target against {ev.n_negatives} "
+                  f"{ev.negatives} negatives)")
+        else:
+            seen = resolve_exclude_seen(ev, loaded.model)
+            print(f"protocol: full ranking over {loaded.data.n_items:,} items, history items "
+                  f"{'masked' if seen else 'allowed'}")
         for s, m in res.items():
             print(f"{s}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
     return 0

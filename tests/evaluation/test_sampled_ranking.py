@@ -99,6 +99,9 @@ def test_exclude_seen_is_explicit_and_defaults_by_family(tiny):
     top_open = next(full_open.ranked_blocks(model))[2][:, 0].tolist()
     assert top_masked[0] == 3 and top_open[0] in (0, 1)  # u0's training items i0, i1
     assert full_open.describe()["masked_items"].startswith("none")
+    sampled = Evaluator(tiny, "test", ks=[1], exclude_seen=False, ranking="sampled",
+                        n_negatives=2, seed=0)
+    assert sampled.describe()["masked_items"].startswith("n/a (sampled ranking")
     assert resolve_exclude_seen(EvalConfig(), SASRec) is False
     assert resolve_exclude_seen(EvalConfig(), Fixed) is True
     assert resolve_exclude_seen(EvalConfig(exclude_seen=True), SASRec) is True

@@ -32,16 +32,27 @@ def test_padding_never_changes_the_states_of_real_positions(cls, planted_seq):
     torch.testing.assert_close(a[real], b[:, :seq.shape[1]][real], rtol=1e-5, atol=1e-5)
 
 
+# left-to-right next-item models (SASRec, CL4SRec, DuoRec) vs BERT4Rec's bidirectional cloze
+CAUSAL = {SASRec: True, CL4SRec: True, DuoRec: True, BERT4Rec: False}
+
+
 @pytest.mark.parametrize("cls", SEQUENTIAL)
 def test_causal_models_never_read_later_items(cls, planted_seq):
+    assert cls.causal is CAUSAL[cls]
     m = _model(cls, planted_seq)
+    m.train()  # as in training (dropout off so the two passes are comparable)
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.Dropout):
+            mod.p = 0.0
+        if isinstance(mod, torch.nn.MultiheadAttention):
+            mod.dropout = 0.0  # attention-weight dropout is a float, not a module
     seq = torch.tensor([[3, 4, 5, 6, 7]])
     other = torch.tensor([[3, 4, 5, 30, 31]])
     lengths = torch.tensor([5])
     with torch.no_grad():
         a, b = m.encode(seq, lengths), m.encode(other, lengths)
     early_same = torch.allclose(a[0, :3], b[0, :3], atol=1e-6)
-    if cls.causal:
+    if CAUSAL[cls]:
         # recency positions (SASRec) depend on the length only, not on the later items
         assert early_same
     else:
@@ -84,6 +95,37 @@ def test_cl4srec_views_keep_shapes_and_lengths(planted_seq):
         assert (out[col[None, :] >= n[:, None]] == PAD).all()
     out, _ = m.view(seq, lengths, torch.full((20,), 1))
     assert (out == m.mask_token).any()
+
+
+def test_cl4srec_view_applies_each_rows_operator(planted_seq):
+    """Row ``b`` gets operator ``op[b]``: crop = a contiguous run of the row moved to the front;
+    mask = the same items with some replaced by the mask token; reorder = a permutation of the
+    row's items without mask tokens that differs from the row inside one contiguous run."""
+    m = _model(CL4SRec, planted_seq, crop_ratio=0.5, mask_ratio=0.5, reorder_ratio=0.8)
+    m.generator = torch.Generator().manual_seed(1)
+    seq, lengths = windows(planted_seq.sequences.train, np.arange(30), 50)
+    seq, lengths = torch.from_numpy(seq), torch.from_numpy(lengths)
+    assert (lengths >= 4).all()
+    op = torch.arange(30) % 3
+    out, n = m.view(seq, lengths, op)
+    for b in range(30):
+        row, ln = seq[b, :lengths[b]].tolist(), int(lengths[b])
+        got = out[b, :n[b]].tolist()
+        if op[b] == 0:
+            assert n[b] == max(1, ln // 2)
+            assert any(row[s:s + len(got)] == got for s in range(ln - len(got) + 1))
+        elif op[b] == 1:
+            assert n[b] == ln
+            hidden = [i for i, x in enumerate(got) if x == m.mask_token]
+            assert len(hidden) == ln // 2
+            assert all(got[i] == row[i] for i in range(ln) if i not in hidden)
+        else:
+            assert n[b] == ln and m.mask_token not in got and sorted(got) == sorted(row)
+            diff = [i for i in range(ln) if got[i] != row[i]]
+            if diff:  # the changed positions lie in one run of floor(0.8 n) items
+                assert diff[-1] - diff[0] < int(0.8 * ln)
+    assert (op == 2).any() and any(out[b, :n[b]].tolist() != seq[b, :lengths[b]].tolist()
+                                   for b in range(30) if op[b] == 2)
 
 
 def test_sequential_runs_default_to_leave_one_out_validation_and_open_ranking(tmp_path):

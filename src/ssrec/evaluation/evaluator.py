@@ -122,7 +122,11 @@ class Evaluator:
 
     def describe(self) -> dict[str, Any]:
         """The protocol of this evaluator (for ``results.json``)."""
-        if self.exclude_seen:
+        if self.ranking == "sampled":
+            masked = ("n/a (sampled ranking: the candidates are the targets and negatives drawn "
+                      "outside the user's train, valid and test items; exclude_seen has no "
+                      "effect)")
+        elif self.exclude_seen:
             masked = "train + valid" if (self.split == "test" and self.mask_valid_in_test
                                          and len(self.data.valid)) else "train"
         else:
