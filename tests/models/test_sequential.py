@@ -162,3 +162,23 @@ def test_sasrec_beats_popularity_on_ml100k_leave_one_out(data_dir):
     # HR@10 0.050); SASRec reaches ~0.09 after 25 epochs
     assert pop.test["hit@10"] == pytest.approx(0.05, abs=1e-9)
     assert sas.test["hit@10"] > 1.4 * pop.test["hit@10"], (sas.test, pop.test)
+
+
+def test_a_sequential_model_on_a_file_without_test_split_gets_leave_one_out(tmp_path):
+    """``data.split=default`` on one ``user item timestamp`` file means leave-one-out for a
+    sequential model (and a ratio split for a graph model); config.yaml records the split."""
+    f = tmp_path / "events.txt"
+    f.write_text("".join(f"u{u} i{(u + k) % 15} {100 * k + u}\n" for u in range(25)
+                         for k in range(8)))
+    import json
+
+    import yaml
+
+    for model, split in (("SASRec", "loo"), ("MF", "ratio")):
+        out = tmp_path / model
+        run(load_config(None, [f"model.name={model}", f"data.dataset={f}", "train.epochs=1",
+                               "train.progress=false", f"output_dir={out}"]))
+        assert yaml.safe_load((out / "config.yaml").read_text())["data"]["split"] == split
+        proto = json.loads((out / "results.json").read_text())["protocol"]
+        assert proto["split"]["method"] == split
+    assert proto["exclude_seen"] is True  # MF: the general family's default, recorded

@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -247,6 +248,32 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
                       "nor an existing file or folder")
 
 
+def _default_split(spec: DatasetSpec | None, roles: Iterable[str], sequential: bool = False
+                   ) -> str:
+    if "test" in roles:
+        return "given"
+    if sequential:
+        return "loo"
+    return spec.default_split if spec is not None else "ratio"
+
+
+def resolve_default_split(cfg: DataConfig, sequential: bool = False) -> str:
+    """What ``data.split="default"`` means for this dataset: ``"given"`` when it ships a test
+    file; otherwise leave-one-out (``"loo"``) for sequential models, else the registry's split
+    for a registered dataset and ``"ratio"`` for a path. Other values are returned as they are.
+
+    Raises:
+        DataError: the dataset cannot be found.
+    """
+    if cfg.split != "default":
+        return cfg.split
+    if cfg.dataset in DATASETS:
+        spec = DATASETS.get(cfg.dataset)
+        return _default_split(spec, spec.roles, sequential)
+    _, spec, files = _resolve_files(cfg.model_copy(update={"social": False}))
+    return _default_split(spec, files, sequential)
+
+
 def has_social_file(cfg: DataConfig) -> bool:
     """Whether the dataset named by ``cfg`` has a user–user file (a registered "social" file, or
     a ``social*``/``trust*``/``friend*``/``link*`` file in a dataset folder)."""
@@ -362,12 +389,7 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
     # -- split strategy --------------------------------------------------------------------------
     method = cfg.split
     if method == "default":
-        if "test" in tables:
-            method = "given"
-        elif spec is not None:
-            method = spec.default_split
-        else:
-            method = "ratio"
+        method = _default_split(spec, tables)
     if method == "given" and "test" not in tables:
         raise ConfigError(f"data.split=given needs a test file, but {name} has only "
                           f"{', '.join(roles)}; use split=ratio, loo or temporal")

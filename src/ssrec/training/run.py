@@ -25,8 +25,8 @@ import yaml
 
 import ssrec
 from ssrec.config import RunConfig, build_config, dump_config
-from ssrec.data.dataset import InteractionData, load_dataset
-from ssrec.errors import ConfigError, SsrecError
+from ssrec.data.dataset import InteractionData, load_dataset, resolve_default_split
+from ssrec.errors import SsrecError
 from ssrec.evaluation import Evaluator, resolve_exclude_seen
 from ssrec.models.base import Recommender
 from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
@@ -138,16 +138,24 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     with ``needs_social``; ``data.valid_method="auto"`` made ``"last"`` for sequential models
     (the last training item of each history is held out) and ``"random"`` otherwise; and
     ``eval.exclude_seen=null`` made the model family's default (False for sequential models,
-    True otherwise).
+    True otherwise); ``data.split="default"`` made the split it means for this dataset and
+    model (:func:`~ssrec.data.dataset.resolve_default_split`: the given test file, else
+    leave-one-out for sequential models).
+
+    Raises:
+        DataError: ``data.split="default"`` and the dataset cannot be found.
     The config itself is returned when nothing changes, else a copy (so ``config.yaml`` records
     what was loaded)."""
     model_cls = cfg.model_cls()
     social = model_cls.needs_social and not cfg.data.social
     auto = cfg.data.valid_method == "auto"
     seen = cfg.eval.exclude_seen is None
-    if not (social or auto or seen):
+    split = cfg.data.split == "default"
+    if not (social or auto or seen or split):
         return cfg
     cfg = cfg.model_copy(deep=True)
+    if split:
+        cfg.data.split = resolve_default_split(cfg.data, model_cls.family == "sequential")
     if social:
         cfg.data.social = True
     if auto:
@@ -241,11 +249,12 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
 
 def _upgrade_config(text: str) -> str:
     """A saved ``config.yaml`` as this version writes it: keys added since it was saved take
-    their defaults and options the model decides are resolved, so a run started by an older version resumes when nothing it set has
-    changed. Text that no longer validates is returned unchanged (the caller reports it)."""
+    their defaults and the options the model decides are resolved, so a run started by an
+    older version resumes when nothing it set has changed. Text that no longer validates is
+    returned unchanged (the caller reports it)."""
     try:
         return dump_config(resolve_data_needs(build_config(yaml.safe_load(text))))
-    except (ConfigError, yaml.YAMLError, TypeError):
+    except (SsrecError, yaml.YAMLError, TypeError):
         return text
 
 
