@@ -15,7 +15,7 @@ ratio split by graph models); per-model hyper-parameters tuned on validation liv
 
 Example::
 
-    python benchmarks/sequential.py                       # everything (hours on 2 CPU cores)
+    python benchmarks/sequential.py                       # every row (hours on 2 CPU cores)
     python benchmarks/sequential.py --datasets ml-100k --models SASRec DuoRec
     python benchmarks/sequential.py --report-only         # rebuild the tables from the runs
 
@@ -49,6 +49,12 @@ from ssrec.utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 log = logging.getLogger("ssrec.bench")
 
 MODELS = ["MostPop", "SASRec", "CL4SRec", "BERT4Rec", "DuoRec"]
+# diagnostic rows: the same models with one setting changed (see the notes of the report)
+DIAGNOSTICS = {
+    "amazon-beauty": ["SASRec[loss=ce]", "CL4SRec[loss=ce]"],
+    "ml-100k": ["SASRec[loss=ce]", "CL4SRec[loss=ce]", "CL4SRec[cl_weight=0]",
+                "CL4SRec[cl_weight=0.01]", "CL4SRec[similarity=cosine,tau=0.2]"],
+}
 DATASETS = ["amazon-beauty", "ml-100k"]
 
 # Data options, from the command (see the module docs).
@@ -192,12 +198,13 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     by_ds: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_ds.setdefault(r["dataset"], []).append(r)
-    cmd = "python benchmarks/sequential.py " + " ".join(sys.argv[1:])
     lines = [
         "# Sequential recommendation: SASRec, CL4SRec, BERT4Rec, DuoRec",
         "",
-        f"Produced by `{cmd.strip()}` (raw numbers: `benchmarks/results/sequential.json`; run "
-        "folders with configs, logs and checkpoints under `runs/sequential/`).",
+        "Produced by `python benchmarks/sequential.py`: it trains every row below that has no "
+        "finished run yet (an interrupted run resumes), then writes this page (`--report-only` "
+        "rebuilds it from the runs). Raw numbers: `benchmarks/results/sequential.json`; run "
+        "folders with configs, logs and checkpoints: `runs/sequential/`.",
         "",
         "## Protocol",
         "",
@@ -250,7 +257,10 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     dss = list(by_ds)
     head = "| model | " + " | ".join(f"{d} HR@10 | {d} NDCG@10" for d in dss) + " |"
     lines += [head, "|---|" + "---|---|" * len(dss)]
-    labels = list(dict.fromkeys(r["label"] for r in rows))
+    # the models as published first, then the diagnostic rows (one setting changed)
+    order = {m: i for i, m in enumerate(MODELS)}
+    labels = sorted(dict.fromkeys(r["label"] for r in rows),
+                    key=lambda lab: (" (" in lab, order.get(lab.split(" (")[0], len(order)), lab))
     for lab in labels:
         cells = []
         for d in dss:
@@ -290,7 +300,9 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
-    p.add_argument("--models", nargs="+", default=MODELS)
+    p.add_argument("--models", nargs="+", default=None,
+                   help="model specs (default: the four models, MostPop and each dataset's "
+                        "diagnostic rows)")
     p.add_argument("--runs", type=Path, default=REPO / "runs" / "sequential",
                    help="folder of the run folders (default runs/sequential)")
     p.add_argument("--doc", type=Path, default=REPO / "docs" / "sequential.md")
@@ -305,7 +317,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if not args.report_only:
         for dataset in args.datasets:
-            for spec in args.models:
+            for spec in args.models or [*MODELS, *DIAGNOSTICS[dataset]]:
                 train_one(dataset, spec, args)
     rows = collect(args)
     atomic_write_json(args.json, {"command": sys.argv, "rows": rows,
