@@ -42,6 +42,8 @@ from pathlib import Path
 
 import torch
 
+from ssrec.utils.io import atomic_write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -327,7 +329,7 @@ def main() -> int:
     p.add_argument("--mode", default="train", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.report:
-        (ROOT / "docs" / "benchmarks.md").write_text(render())
+        atomic_write_text(ROOT / "docs" / "benchmarks.md", render())
         print(f"[bench] written {ROOT / 'docs' / 'benchmarks.md'}", file=sys.stderr)
         return 0
     if args.child:
@@ -362,9 +364,11 @@ def main() -> int:
     name = args.dataset + (f"-{args.tag}" if args.tag else "")
     out = Path(args.out) if args.out else RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out, json.dumps(report, indent=2) + "\n")
     print(f"[bench] written {out}", file=sys.stderr)
-    (ROOT / "docs" / "benchmarks.md").write_text(render(out.parent))
+    if out.resolve().parent == RESULTS.resolve():  # a figure file elsewhere leaves the page
+        atomic_write_text(ROOT / "docs" / "benchmarks.md", render())
+        print(f"[bench] written {ROOT / 'docs' / 'benchmarks.md'}", file=sys.stderr)
     return 0
 
 
