@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ssrec.data.graph import normalized_adjacency
-from ssrec.models.layers import propagate
+from ssrec.models.layers import layer_mean, propagate, propagate_layers
 
 
 def dense_reference(user, item, n_users, n_items):
@@ -108,3 +108,29 @@ def test_spmm_with_a_precomputed_transpose_has_the_dense_gradient():
     (out * w).sum().backward()
     (ref * w).sum().backward()
     torch.testing.assert_close(x.grad, x_ref.grad)
+
+
+@pytest.mark.parametrize("include_ego,n_layers", [(True, 2), (True, 3), (False, 2), (False, 3)])
+def test_layer_mean_at_rows_equals_the_full_mean_bit_for_bit(include_ego, n_layers):
+    """Reading the layer average at (repeated) rows gives the same values and the same
+    gradients, exactly, as averaging all nodes first and then gathering."""
+    g = torch.Generator().manual_seed(0)
+    n, d = 30, 8
+    dense = torch.rand(n, n, generator=g) * (torch.rand(n, n, generator=g) < 0.2)
+    adj = ((dense + dense.T) / 4).to_sparse_csr()
+    rows = torch.tensor([3, 7, 3, 29, 0, 7, 7, 12])
+    weights = torch.randn(len(rows), d, generator=g)
+    grads, outs = [], []
+    for at_rows in (False, True):
+        ego = torch.randn(n, d, generator=torch.Generator().manual_seed(1)).requires_grad_()
+        layers = propagate_layers(adj, ego, n_layers)
+        if at_rows:
+            out = layer_mean(layers, include_ego, rows)
+        else:
+            full, _ = propagate(adj, ego, n_layers, include_ego=include_ego)
+            out = full[rows]
+        (out * weights).sum().backward()
+        outs.append(out.detach())
+        grads.append(ego.grad)
+    assert torch.equal(outs[0], outs[1])
+    assert torch.equal(grads[0], grads[1])

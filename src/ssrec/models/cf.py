@@ -17,7 +17,7 @@ from torch import nn
 
 from ssrec.losses import bpr_loss, info_nce, l2_regularization
 from ssrec.models.base import ModelConfig, Recommender
-from ssrec.models.layers import propagate
+from ssrec.models.layers import layer_mean, propagate, propagate_layers
 
 if TYPE_CHECKING:
     from ssrec.data.dataset import InteractionData
@@ -120,6 +120,23 @@ class GraphCF(EmbeddingCF):
         return propagate(self.adj if adj is None else adj, self.ego(), self.cfg.n_layers,
                          include_ego=self.include_ego, layer_hook=layer_hook)
 
+    def propagate_layers(self, adj: torch.Tensor | Sequence[torch.Tensor] | None = None,
+                         layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+                         ) -> list[torch.Tensor]:
+        """The layers ``E^(0..L)`` of :meth:`propagate_nodes` (each ``[U+I, D]``) without their
+        full-size average; :meth:`layer_rows` reads the average at the rows a loss needs."""
+        return propagate_layers(self.adj if adj is None else adj, self.ego(),
+                                self.cfg.n_layers, layer_hook=layer_hook)
+
+    def layer_rows(self, layers: torch.Tensor | Sequence[torch.Tensor], rows: torch.Tensor
+                   ) -> torch.Tensor:
+        """Rows ``[R, D]`` of a node representation: ``x[rows]`` for a ``[U+I, D]`` tensor, or
+        the layer average of :meth:`propagate_layers` output at ``rows``
+        (:func:`~ssrec.models.layers.layer_mean`; the same values as averaging first)."""
+        if isinstance(layers, torch.Tensor):
+            return layers[rows]
+        return layer_mean(layers, self.include_ego, rows)
+
     def propagate(self, adj: torch.Tensor | Sequence[torch.Tensor] | None = None,
                   layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
                   ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
@@ -128,7 +145,8 @@ class GraphCF(EmbeddingCF):
         users, items = torch.split(nodes, [self.n_users, self.n_items])
         return users, items, layers
 
-    def node_info_nce(self, a: torch.Tensor, b: torch.Tensor, batch: PairBatch, tau: float
+    def node_info_nce(self, a: torch.Tensor | Sequence[torch.Tensor],
+                      b: torch.Tensor | Sequence[torch.Tensor], batch: PairBatch, tau: float
                       ) -> torch.Tensor:
         """InfoNCE between two node views over the batch's distinct users plus, separately, its
         distinct positive items (the contrastive loss of SimGCL, Eq. 1, and XSimGCL):
@@ -138,7 +156,8 @@ class GraphCF(EmbeddingCF):
         scatter per view in the backward pass); the values are those of separate gathers.
 
         Args:
-            a, b: ``[U+I, D]`` node views, users first.
+            a, b: ``[U+I, D]`` node views, users first, or the layers of one (averaged at
+                the rows needed only, see :meth:`layer_rows`).
             batch: the training triples (its distinct users and positive items are used).
             tau: temperature τ > 0.
 
@@ -148,24 +167,25 @@ class GraphCF(EmbeddingCF):
         uid = batch.distinct_users()
         rows = torch.cat([uid, batch.distinct_pos() + self.n_users])
         nu = uid.numel()
-        ra, rb = a[rows], b[rows]  # [Bu+Bi, D]
+        ra, rb = self.layer_rows(a, rows), self.layer_rows(b, rows)  # [Bu+Bi, D]
         return info_nce(ra[:nu], rb[:nu], tau) + info_nce(ra[nu:], rb[nu:], tau)
 
-    def node_bpr_parts(self, nodes: torch.Tensor, ego: torch.Tensor, batch: PairBatch
-                       ) -> dict[str, torch.Tensor]:
+    def node_bpr_parts(self, nodes: torch.Tensor | Sequence[torch.Tensor], ego: torch.Tensor,
+                       batch: PairBatch) -> dict[str, torch.Tensor]:
         """:meth:`bpr_parts` on the unsplit node matrix (faster: one gather for the batch's
         users, positives and negatives, so the backward pass scatters into one ``[U+I, D]``
         gradient).
 
         Args:
-            nodes: ``[U+I, D]`` final representations, users first.
+            nodes: ``[U+I, D]`` final representations, users first, or the layers of
+                :meth:`propagate_layers` (averaged at the batch's rows only).
             ego: ``[U+I, D]`` layer-0 embeddings (for the L2 penalty).
             batch: the training triples.
         """
         b, n_neg = batch.neg.shape
         idx = torch.cat([batch.users, batch.pos + self.n_users,
                          batch.neg.reshape(-1) + self.n_users])
-        u, p, n = torch.split(nodes[idx], [b, b, b * n_neg])
+        u, p, n = torch.split(self.layer_rows(nodes, idx), [b, b, b * n_neg])
         n = n.view(b, n_neg, -1)  # [B, N, D]
         pos = (u * p).sum(-1)  # [B]
         neg = (u.unsqueeze(1) * n).sum(-1)  # [B, N]

@@ -53,9 +53,10 @@ class SimGCL(GraphCF):
         return uniform_noise(x, self.cfg.eps, generator=self.generator)
 
     def loss(self, batch: PairBatch) -> LossOutput:
-        nodes, layers = self.propagate_nodes()
-        parts = self.node_bpr_parts(nodes, layers[0], batch)
-        view1, _ = self.propagate_nodes(layer_hook=self._noise)  # [U+I, D]
-        view2, _ = self.propagate_nodes(layer_hook=self._noise)
+        # layers only: each loss reads the layer average at the rows it needs
+        layers = self.propagate_layers()
+        parts = self.node_bpr_parts(layers, layers[0], batch)
+        view1 = self.propagate_layers(layer_hook=self._noise)
+        view2 = self.propagate_layers(layer_hook=self._noise)
         parts["cl"] = self.cfg.cl_weight * self.node_info_nce(view1, view2, batch, self.cfg.tau)
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)

@@ -9,7 +9,14 @@ from ssrec.models.layers.knn import (
     csr_tensor,
 )
 from ssrec.models.layers.momentum import ema_
-from ssrec.models.layers.propagation import SpmmCounter, propagate, spmm
+from ssrec.models.layers.propagation import (
+    SpmmCounter,
+    layer_mean,
+    propagate,
+    propagate_layers,
+    spmm,
+)
 
 __all__ = ["SpmmCounter", "cosine_topk", "csr_buffers", "csr_rows", "csr_rows_dense",
-           "csr_rows_times", "csr_tensor", "ema_", "propagate", "spmm"]
+           "csr_rows_times", "csr_tensor", "ema_", "layer_mean", "propagate",
+           "propagate_layers", "spmm"]

@@ -117,6 +117,22 @@ def propagate(
         ``(mean [N, D], layers)`` where ``layers[l]`` is ``E^(l)`` for ``l = 0..L`` (after the
         hook).
     """
+    layers = propagate_layers(adj, ego, n_layers, layer_hook, symmetric)
+    return layer_mean(layers, include_ego), layers
+
+
+def propagate_layers(
+    adj: torch.Tensor | Sequence[torch.Tensor],
+    ego: torch.Tensor,
+    n_layers: int,
+    layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+    symmetric: bool = True,
+) -> list[torch.Tensor]:
+    """The layers of :func:`propagate` without their average: ``[E^(0), ..., E^(L)]``.
+
+    Raises:
+        ValueError: a list of adjacency matrices whose length is not ``n_layers``.
+    """
     per_layer = not isinstance(adj, torch.Tensor)
     if per_layer and len(adj) != n_layers:
         raise ValueError(f"got {len(adj)} adjacency matrices for {n_layers} layers")
@@ -127,10 +143,36 @@ def propagate(
         if layer_hook is not None:
             x = layer_hook(x, layer)
         layers.append(x)
-    used = layers if include_ego or n_layers == 0 else layers[1:]
+    return layers
+
+
+def layer_mean(layers: Sequence[torch.Tensor], include_ego: bool = True,
+               rows: torch.Tensor | None = None) -> torch.Tensor:
+    """The layer average of :func:`propagate` (LightGCN Eq. 8), of all nodes or of ``rows``.
+
+    With ``rows`` only those rows of each layer are read (``[R, D]`` out): the values are
+    exactly ``layer_mean(layers)[rows]``, without the full-size sums, and the backward pass
+    scatters into each layer only the rows' gradients. Repeated rows are read once and
+    expanded, so their gradients are summed in the same order as a gather from the full mean.
+
+    Args:
+        layers: ``E^(0..L)``, each ``[N, D]``.
+        include_ego: average layers ``0..L`` (True) or ``1..L``.
+        rows: ``int64 [R]`` node indices, or None for every node.
+
+    Returns:
+        ``[N, D]``, or ``[R, D]`` with ``rows``.
+    """
+    used = layers if include_ego or len(layers) == 1 else layers[1:]
+    inverse = None
+    if rows is not None:
+        rows, inverse = torch.unique(rows, return_inverse=True)
+        used = [x[rows] for x in used]
     if len(used) == 1:
-        return used[0], layers
-    total = used[0] + used[1]  # a running sum: no [L+1, N, D] stack (same values as a mean)
-    for x in used[2:]:
-        total = total + x
-    return total / len(used), layers
+        out = used[0]
+    else:
+        out = used[0] + used[1]  # a running sum: no [L+1, N, D] stack (same values as a mean)
+        for x in used[2:]:
+            out = out + x
+        out = out / len(used)
+    return out if inverse is None else out[inverse]
