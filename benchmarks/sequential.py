@@ -82,7 +82,8 @@ COMMON = ["train.progress=false", "train.monitor=ndcg@10", "eval.ks=[10,20]",
 
 SAMPLED = {"n_negatives": 100, "negatives": "popularity"}
 
-NOTES = """"""
+# hand-written notes (what the diagnostic rows show), appended to the page
+NOTES = REPO / "benchmarks" / "notes" / "sequential.md"
 
 
 def parse_spec(spec: str) -> tuple[str, str, list[str]]:
@@ -292,8 +293,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         model = yaml.safe_load(r["config_yaml"])["model"]
         lines.append(f"* {r['dataset']} / {r['label']}: " +
                      ", ".join(f"{k}={v}" for k, v in model.items() if k != "name"))
-    if NOTES.strip():
-        lines += ["", "## Notes", "", NOTES.strip()]
+    if NOTES.is_file():
+        lines += ["", NOTES.read_text().strip()]
     return "\n".join(lines) + "\n"
 
 

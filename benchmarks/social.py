@@ -21,7 +21,7 @@ Tuning on the validation split only::
 
 trains one run per value (test metrics are not recorded) and appends the validation metrics to
 ``benchmarks/results/social_sweep.json``, which the Markdown report lists. Hand-written notes
-(observations, exploratory runs) in ``benchmarks/social_notes.md`` are appended to the report.
+(observations, exploratory runs) in ``benchmarks/notes/social.md`` are appended to the report.
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def markdown(cells: list[dict[str, Any]], sweeps: list[dict[str, Any]], command:
             lines.append(f"| {r['dataset']} | {r['model']} | {setting} | "
                          f"{_f(r['valid']['recall@20'])} | {_f(r['valid']['ndcg@20'])} | "
                          f"{r['best_epoch']} / {r['epochs_run']} |")
-    notes = Path(__file__).with_name("social_notes.md")
+    notes = Path(__file__).parent / "notes" / "social.md"
     if notes.is_file():
         lines += ["", notes.read_text().rstrip()]
     return "\n".join(lines) + "\n"

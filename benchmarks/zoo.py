@@ -44,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "zoo.json"
 DEFAULT_DOC = ROOT / "docs" / "zoo.md"
-NOTES = ROOT / "benchmarks" / "zoo_notes.md"
+NOTES = ROOT / "benchmarks" / "notes" / "zoo.md"
 EXCLUDED_FAMILIES = ("sequential", "social")
 SEED = 2020
 
