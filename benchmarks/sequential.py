@@ -53,7 +53,11 @@ MODELS = ["MostPop", "SASRec", "CL4SRec", "BERT4Rec", "DuoRec"]
 DIAGNOSTICS = {
     "amazon-beauty": ["SASRec[loss=ce]", "CL4SRec[loss=ce]"],
     "ml-100k": ["SASRec[loss=ce]", "CL4SRec[loss=ce]", "CL4SRec[cl_weight=0]",
-                "CL4SRec[cl_weight=0.01]", "CL4SRec[similarity=cosine,tau=0.2]"],
+                "CL4SRec[cl_weight=0.01]", "CL4SRec[similarity=cosine,tau=0.2]",
+                "CL4SRec[augmentations=[mask]]",
+                # CL4SRec on DuoRec's encoder (post-LN, GELU, FFN 256) and loss
+                "CL4SRec[loss=ce,norm_first=false,scale_embedding=false,"
+                "position_from_end=false,activation=gelu,ffn_dim=256]"],
 }
 DATASETS = ["amazon-beauty", "ml-100k"]
 
