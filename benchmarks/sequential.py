@@ -51,13 +51,14 @@ log = logging.getLogger("ssrec.bench")
 MODELS = ["MostPop", "SASRec", "CL4SRec", "BERT4Rec", "DuoRec"]
 # diagnostic rows: the same models with one setting changed (see the notes of the report)
 DIAGNOSTICS = {
-    "amazon-beauty": ["SASRec[loss=ce]", "CL4SRec[loss=ce]"],
+    "amazon-beauty": ["SASRec[loss=ce]", "CL4SRec[loss=ce]", "DuoRec[cl_weight=0]"],
     "ml-100k": ["SASRec[loss=ce]", "CL4SRec[loss=ce]", "CL4SRec[cl_weight=0]",
                 "CL4SRec[cl_weight=0.01]", "CL4SRec[similarity=cosine,tau=0.2]",
                 "CL4SRec[augmentations=[mask]]",
                 # CL4SRec on DuoRec's encoder (post-LN, GELU, FFN 256) and loss
                 "CL4SRec[loss=ce,norm_first=false,scale_embedding=false,"
-                "position_from_end=false,activation=gelu,ffn_dim=256]"],
+                "position_from_end=false,activation=gelu,ffn_dim=256]",
+                "DuoRec[cl_weight=0]"],
 }
 DATASETS = ["amazon-beauty", "ml-100k"]
 
