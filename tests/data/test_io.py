@@ -100,6 +100,19 @@ def test_auto_detection_reports_a_short_line_of_a_pairs_file(tmp_path):
         read_interactions(p)
 
 
+def test_auto_detection_refuses_to_guess_a_small_ambiguous_file(tmp_path):
+    # 7 rows of 4 fields and one of 3: too few lines to call the odd one a malformed row, and
+    # no long per-user lines either; the error asks for data.format instead of guessing
+    rows = [f"u{i} i{i} 4 {100 + i}" for i in range(7)]
+    rows.insert(3, "u9 i9 5")
+    p = write(tmp_path, "small.txt", "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"7 lines of 4.*data.format=pairs") as err:
+        read_interactions(p)
+    assert str(p) in str(err.value)
+    raw = read_interactions(p, FileFormat(kind="adjacency"))  # the user's answer is taken
+    assert raw.user.tolist()[:4] == ["u0", "u0", "u0", "u1"]
+
+
 def test_atomic_header_and_csv_column_errors(tmp_path):
     p = write(tmp_path, "bad.inter", "user_id\titem_id\n1\t2\n")
     with pytest.raises(DataError, match=r"line 1: atomic header field 'user_id'"):

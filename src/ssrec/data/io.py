@@ -203,9 +203,18 @@ def _detect_kind(path: Path, lines: list[tuple[int, str]], sep: str | None) -> K
     # pairs files have one width of 2-4 fields; a few odd lines in them are malformed lines
     # (reported by the pairs reader with their line number), not an adjacency list, whose
     # widths vary from line to line
-    if width <= 4 and (len(counts) == 1 or n >= 0.9 * sum(counts.values())):
+    total = sum(counts.values())
+    if width <= 4 and (len(counts) == 1 or n >= 0.9 * total):
         return "pairs"
-    return "adjacency"
+    if sum(c for w, c in counts.items() if w > 4) >= 0.1 * total:
+        return "adjacency"  # per-user lists: many lines longer than any pairs row
+    # neither one dominant width of 2-4 fields nor long per-user lines: a pairs file with a
+    # malformed line and a list of users with 1-3 items each look the same
+    widths = ", ".join(f"{c} lines of {w}" for w, c in sorted(counts.items()))
+    raise DataError(f"cannot tell the layout from the line widths ({widths} fields in the "
+                    "first 200 lines): set data.format=pairs for `user item [rating] "
+                    "[timestamp]` rows (a line of another width is then reported) or "
+                    "data.format=adjacency for one user and their items per line", str(path))
 
 
 def read_interactions(path: str | Path, fmt: FileFormat | None = None) -> RawInteractions:
