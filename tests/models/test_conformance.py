@@ -92,6 +92,12 @@ def test_score_shape_and_save_load_round_trip(name, data_for):
     other.eval()
     with torch.no_grad():
         torch.testing.assert_close(other.score(users), s)
+        # score_into (the evaluator's buffer) gives exactly the scores of score()
+        model.on_eval_start("test")
+        out = torch.full((users.numel(), planted.n_items), float("nan"))
+        got = model.score_into(users, out)
+        model.on_eval_end()
+    assert torch.equal(got, s)
 
 
 @pytest.mark.parametrize("name", ALL)

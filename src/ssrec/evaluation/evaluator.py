@@ -197,10 +197,22 @@ class Evaluator:
         release_free_memory()  # training's freed temporaries do not add to the score blocks
         model.eval()
         model.on_eval_start(self.split)
+        # one score buffer for every block: a block allocated afresh each time fragments the
+        # heap (small allocations land in the freed block), so memory grew with the blocks
+        from ssrec.models.base import Recommender as _Base  # (a cycle at import time)
+
+        buf = None
+        writes = getattr(type(model), "score_into", _Base.score_into) is not _Base.score_into
+        if writes:  # the model can write its scores into the evaluator's buffer
+            buf = torch.empty(min(self.block_size, max(self.n_users, 1)), self.data.n_items,
+                              device=device)
         try:
             for start in range(0, self.n_users, self.block_size):
                 users = self.users[start:start + self.block_size]
-                scores = model.score(torch.from_numpy(users).to(device))  # [B, I]
+                u = torch.from_numpy(users).to(device)
+                scores = model.score(u) if buf is None else model.score_into(u, buf[:users.size])
+                owned = (buf is not None and scores.data_ptr() == buf.data_ptr()
+                         and scores.is_contiguous())  # [B, I] in the evaluator's buffer
                 if scores.shape != (users.size, self.data.n_items):
                     raise RuntimeError(f"{type(model).__name__}.score returned shape "
                                        f"{tuple(scores.shape)}, expected "
@@ -208,23 +220,26 @@ class Evaluator:
                 if self.negatives is not None:
                     top, hits = self._sampled_block(scores, start, users, kmax, device)
                 else:
-                    top, hits = self._full_block(scores, users, kmax, device)
-                del scores  # freed before the next block is scored: one block alive at a time
+                    top, hits = self._full_block(scores, users, kmax, device, owned)
+                del scores  # a model's own block is freed before the next one is scored
                 if hits.shape[1] < kmax:
                     pad = torch.zeros(hits.shape[0], kmax - hits.shape[1], dtype=torch.bool,
                                       device=device)
                     hits = torch.cat([hits, pad], dim=1)
                 yield start, users, top, hits
         finally:
+            buf = None
             model.on_eval_end()
             model.train(was_training)
 
     def _full_block(self, scores: torch.Tensor, users: np.ndarray, kmax: int,
-                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mask (in place on a private copy), ``topk``, hits by binary search of the keys."""
+                    device: torch.device, owned: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask (in place on the evaluator's buffer or a private copy), ``topk``, hits by binary
+        search of the keys."""
         if scores.dtype != torch.float32:
             scores = scores.float()
-        elif scores._is_view() or not scores.is_contiguous():
+        elif not owned and (scores._is_view() or not scores.is_contiguous()):
             scores = scores.clone()  # never write into a model's own tensor
         if self.mask.nnz:
             r, c = self._block_coords(self.mask, users)

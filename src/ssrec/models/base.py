@@ -169,6 +169,21 @@ class Recommender(nn.Module):
         """
         raise NotImplementedError(f"{type(self).__name__} does not define score()")
 
+    def score_into(self, users: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """:meth:`score`, written into ``out`` where the model can (the evaluator passes one
+        ``[B, I]`` float32 buffer for all its blocks, so a full ranking allocates one score
+        block instead of one per block). The default ignores ``out`` and returns
+        :meth:`score`'s new tensor; a model that writes into ``out`` returns ``out``.
+
+        Args:
+            users: ``int64 [B]`` user indices.
+            out: ``float32 [B, I]`` buffer on the model's device, owned by the caller.
+
+        Returns:
+            ``[B, I]`` scores: ``out`` itself or a new tensor.
+        """
+        return self.score(users)
+
     # -- hooks -----------------------------------------------------------------------------
     def on_fit_start(self, ctx: TrainContext) -> None:
         """Called once before the first epoch."""

@@ -82,6 +82,14 @@ class EmbeddingCF(Recommender):
         users_all, items_all = self._cache if self._cache is not None else self.embeddings()
         return users_all[users] @ items_all.T  # [B, I]
 
+    def score_into(self, users: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        if type(self).score is not EmbeddingCF.score:  # a subclass scores its own way
+            return self.score(users)
+        users_all, items_all = self._cache if self._cache is not None else self.embeddings()
+        if users_all.dtype != out.dtype:
+            return self.score(users)
+        return torch.matmul(users_all[users], items_all.T, out=out)  # [B, I]
+
 
 class GraphConfig(EmbeddingConfig):
     """Attributes:

@@ -235,5 +235,14 @@ class Sequential(Recommender):
         seq, lengths = self.eval_input(users)
         return self.logits(self.state(seq, lengths))  # [B, I]
 
+    def score_into(self, users: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        if type(self).score is not Sequential.score or type(self).logits is not Sequential.logits:
+            return self.score(users)  # a subclass scores its own way
+        seq, lengths = self.eval_input(users)
+        h = self.state(seq, lengths)  # [B, D]
+        if h.dtype != out.dtype:
+            return self.logits(h)
+        return torch.matmul(h, self.item_weights().T, out=out)  # [B, I]
+
     def extra_repr(self) -> str:
         return f"n_users={self.n_users}, n_items={self.n_items}, max_len={self.cfg.max_len}"
