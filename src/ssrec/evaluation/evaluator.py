@@ -10,12 +10,12 @@ import scipy.sparse as sp
 import torch
 
 from ssrec.evaluation import metrics as M
+from ssrec.models.base import Recommender
 from ssrec.utils.perf import release_free_memory
 
 if TYPE_CHECKING:
     from ssrec.config import EvalConfig
     from ssrec.data.dataset import InteractionData
-    from ssrec.models.base import Recommender
 
 
 def resolve_exclude_seen(cfg: EvalConfig, model: Recommender | type[Recommender] | None) -> bool:
@@ -197,20 +197,17 @@ class Evaluator:
         release_free_memory()  # training's freed temporaries do not add to the score blocks
         model.eval()
         model.on_eval_start(self.split)
-        # one score buffer for every block: a block allocated afresh each time fragments the
-        # heap (small allocations land in the freed block), so memory grew with the blocks
-        from ssrec.models.base import Recommender as _Base  # (a cycle at import time)
-
-        buf = None
-        writes = getattr(type(model), "score_into", _Base.score_into) is not _Base.score_into
-        if writes:  # the model can write its scores into the evaluator's buffer
-            buf = torch.empty(min(self.block_size, max(self.n_users, 1)), self.data.n_items,
-                              device=device)
+        # one score buffer for every block, for the models that write into it: a block allocated
+        # afresh each time fragments the heap (small allocations land in the freed block), so
+        # memory grew with the number of blocks
+        writes = type(model).score_into is not Recommender.score_into
+        buf = torch.empty(min(self.block_size, max(self.n_users, 1)), self.data.n_items,
+                          device=device) if writes else None
         try:
             for start in range(0, self.n_users, self.block_size):
                 users = self.users[start:start + self.block_size]
                 u = torch.from_numpy(users).to(device)
-                scores = model.score(u) if buf is None else model.score_into(u, buf[:users.size])
+                scores = model.score_into(u, None if buf is None else buf[:users.size])
                 owned = (buf is not None and scores.data_ptr() == buf.data_ptr()
                          and scores.is_contiguous())  # [B, I] in the evaluator's buffer
                 if scores.shape != (users.size, self.data.n_items):
@@ -228,7 +225,6 @@ class Evaluator:
                     hits = torch.cat([hits, pad], dim=1)
                 yield start, users, top, hits
         finally:
-            buf = None
             model.on_eval_end()
             model.train(was_training)
 

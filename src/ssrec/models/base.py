@@ -70,6 +70,14 @@ class TrainContext:
 MODELS: Registry[type[Recommender]] = Registry("model")
 
 
+def matmul_into(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+    """``a @ b``, written into ``out`` when one of the result's dtype and device is given (the
+    evaluator's score buffer, see :meth:`Recommender.score_into`); else a new tensor."""
+    if out is None or out.dtype != a.dtype or out.device != a.device:
+        return a @ b
+    return torch.matmul(a, b, out=out)
+
+
 def register_model(name: str):
     """Class decorator: register a :class:`Recommender` subclass under ``name``."""
 
@@ -169,15 +177,17 @@ class Recommender(nn.Module):
         """
         raise NotImplementedError(f"{type(self).__name__} does not define score()")
 
-    def score_into(self, users: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    def score_into(self, users: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
         """:meth:`score`, written into ``out`` where the model can (the evaluator passes one
         ``[B, I]`` float32 buffer for all its blocks, so a full ranking allocates one score
         block instead of one per block). The default ignores ``out`` and returns
-        :meth:`score`'s new tensor; a model that writes into ``out`` returns ``out``.
+        :meth:`score`'s new tensor. A family that overrides it (embedding and sequential models,
+        via :func:`matmul_into`) defines ``score`` as ``score_into(users, None)``, so the two
+        cannot disagree; the conformance test checks that they give the same scores.
 
         Args:
             users: ``int64 [B]`` user indices.
-            out: ``float32 [B, I]`` buffer on the model's device, owned by the caller.
+            out: ``float32 [B, I]`` buffer on the model's device, owned by the caller, or None.
 
         Returns:
             ``[B, I]`` scores: ``out`` itself or a new tensor.

@@ -16,7 +16,7 @@ from pydantic import Field
 from torch import nn
 
 from ssrec.losses import bpr_loss, info_nce, l2_regularization
-from ssrec.models.base import ModelConfig, Recommender
+from ssrec.models.base import ModelConfig, Recommender, matmul_into
 from ssrec.models.layers import layer_mean, propagate, propagate_layers
 
 if TYPE_CHECKING:
@@ -79,16 +79,11 @@ class EmbeddingCF(Recommender):
         self._cache = None
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
-        users_all, items_all = self._cache if self._cache is not None else self.embeddings()
-        return users_all[users] @ items_all.T  # [B, I]
+        return self.score_into(users, None)
 
-    def score_into(self, users: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        if type(self).score is not EmbeddingCF.score:  # a subclass scores its own way
-            return self.score(users)
+    def score_into(self, users: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
         users_all, items_all = self._cache if self._cache is not None else self.embeddings()
-        if users_all.dtype != out.dtype:
-            return self.score(users)
-        return torch.matmul(users_all[users], items_all.T, out=out)  # [B, I]
+        return matmul_into(users_all[users], items_all.T, out)  # [B, I]
 
 
 class GraphConfig(EmbeddingConfig):

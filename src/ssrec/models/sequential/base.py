@@ -22,7 +22,7 @@ from torch import nn
 
 from ssrec.data.sequence import PAD, Ragged, mask_token, windows
 from ssrec.losses import sampled_bce
-from ssrec.models.base import ModelConfig, Recommender
+from ssrec.models.base import ModelConfig, Recommender, matmul_into
 
 if TYPE_CHECKING:
     from ssrec.data.dataset import InteractionData
@@ -189,9 +189,10 @@ class Sequential(Recommender):
         """Output embeddings of the real items, ``[I, D]`` (rows ``1..I`` of the table)."""
         return self.item_embedding.weight[1:self.n_items + 1]
 
-    def logits(self, h: torch.Tensor) -> torch.Tensor:
-        """Scores of every real item: ``h [..., D] -> [..., I]``."""
-        return h @ self.item_weights().T
+    def logits(self, h: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of every real item: ``h [..., D] -> [..., I]`` (into ``out`` when given, see
+        :func:`~ssrec.models.base.matmul_into`)."""
+        return matmul_into(h, self.item_weights().T, out)
 
     # -- losses ----------------------------------------------------------------------------
     def next_item_loss(self, h: torch.Tensor, batch: SeqBatch) -> torch.Tensor:
@@ -232,17 +233,11 @@ class Sequential(Recommender):
         return torch.from_numpy(seq).to(dev), torch.from_numpy(lengths).to(dev)
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
-        seq, lengths = self.eval_input(users)
-        return self.logits(self.state(seq, lengths))  # [B, I]
+        return self.score_into(users, None)
 
-    def score_into(self, users: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        if type(self).score is not Sequential.score or type(self).logits is not Sequential.logits:
-            return self.score(users)  # a subclass scores its own way
+    def score_into(self, users: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
         seq, lengths = self.eval_input(users)
-        h = self.state(seq, lengths)  # [B, D]
-        if h.dtype != out.dtype:
-            return self.logits(h)
-        return torch.matmul(h, self.item_weights().T, out=out)  # [B, I]
+        return self.logits(self.state(seq, lengths), out)  # [B, I]
 
     def extra_repr(self) -> str:
         return f"n_users={self.n_users}, n_items={self.n_items}, max_len={self.cfg.max_len}"

@@ -10,7 +10,7 @@ from pydantic import Field
 from torch import nn
 
 from ssrec.data.sequence import PAD, windows
-from ssrec.models.base import LossOutput, register_model
+from ssrec.models.base import LossOutput, matmul_into, register_model
 from ssrec.models.sequential.base import Sequential, SequentialConfig
 from ssrec.sampling import ClozeBatch
 
@@ -74,8 +74,9 @@ class BERT4Rec(Sequential):
         return {"max_len": self.cfg.max_len, "bucket_pool": self.cfg.bucket_pool,
                 "mask_prob": self.cfg.mask_prob, "last_prob": self.cfg.last_prob}
 
-    def logits(self, h: torch.Tensor) -> torch.Tensor:
-        return self.head(h) @ self.item_weights().T + self.output_bias  # [..., I]
+    def logits(self, h: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        # the bias is added in place, to the product's own tensor or to ``out``
+        return matmul_into(self.head(h), self.item_weights().T, out).add_(self.output_bias)
 
     def loss(self, batch: ClozeBatch) -> LossOutput:
         h = self.encode(batch.seq, batch.lengths)  # [B, L, D]
