@@ -77,23 +77,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ssrec.evaluation import resolve_exclude_seen
-    from ssrec.training.run import evaluate_run, load_run
+    from ssrec.training.run import load_run, run_evaluators
 
     loaded = load_run(args.run_dir, data_dir=args.data_dir, device=args.device)
     splits = ("valid", "test") if args.split == "both" else (args.split,)
-    res = evaluate_run(loaded, splits, args.block_size)
+    evaluators = run_evaluators(loaded, splits, args.block_size)
+    res = {s: e.evaluate(loaded.model) for s, e in evaluators.items()}
     if args.json:
         print(json.dumps(res, indent=2))
     else:
-        ev = loaded.cfg.eval
-        if ev.ranking == "sampled":
-            print(f"protocol: sampled ranking (each target against {ev.n_negatives} "
-                  f"{ev.negatives} negatives)")
-        else:
-            seen = resolve_exclude_seen(ev, loaded.model)
-            print(f"protocol: full ranking over {loaded.data.n_items:,} items, history items "
-                  f"{'masked' if seen else 'allowed'}")
+        d = next(iter(evaluators.values())).describe()
+        over = (f"{d['sampled_negatives']['per_user']} {d['sampled_negatives']['distribution']}"
+                " negatives and the targets" if d["ranking"] == "sampled"
+                else f"{loaded.data.n_items:,} items")
+        print(f"protocol: {d['ranking']} ranking over {over}; masked items: "
+              f"{d['masked_items']}")
         for s, m in res.items():
             print(f"{s}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
     return 0

@@ -140,12 +140,11 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     ``eval.exclude_seen=null`` made the model family's default (False for sequential models,
     True otherwise); ``data.split="default"`` made the split it means for this dataset and
     model (:func:`~ssrec.data.dataset.resolve_default_split`: the given test file, else
-    leave-one-out for sequential models).
+    leave-one-out for sequential models). The config itself is returned when nothing changes,
+    else a copy (so ``config.yaml`` records what was loaded).
 
     Raises:
-        DataError: ``data.split="default"`` and the dataset cannot be found.
-    The config itself is returned when nothing changes, else a copy (so ``config.yaml`` records
-    what was loaded)."""
+        DataError: ``data.split="default"`` and the dataset cannot be found."""
     model_cls = cfg.model_cls()
     social = model_cls.needs_social and not cfg.data.social
     auto = cfg.data.valid_method == "auto"
@@ -296,19 +295,22 @@ def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | Non
     return LoadedRun(cfg, data, model, run_dir)
 
 
+def run_evaluators(loaded: LoadedRun, splits: tuple[str, ...] = ("valid", "test"),
+                   block_size: int | None = None) -> dict[str, Evaluator]:
+    """The evaluators of a reloaded run for ``splits`` (its configured protocol; ``valid`` is
+    skipped when the run has no validation data), e.g. for :meth:`Evaluator.describe`."""
+    ev = loaded.cfg.eval
+    if block_size:
+        ev = ev.model_copy(update={"block_size": block_size})
+    return {s: Evaluator.from_config(loaded.data, s, ev, loaded.model, loaded.cfg.seed)
+            for s in splits if s != "valid" or len(loaded.data.valid)}
+
+
 def evaluate_run(loaded: LoadedRun, splits: tuple[str, ...] = ("valid", "test"),
                  block_size: int | None = None) -> dict[str, dict[str, float]]:
     """Score a reloaded run on ``splits`` with its configured metrics."""
-    out = {}
-    ev = loaded.cfg.eval
-    for s in splits:
-        if s == "valid" and not len(loaded.data.valid):
-            continue
-        if block_size:
-            ev = ev.model_copy(update={"block_size": block_size})
-        e = Evaluator.from_config(loaded.data, s, ev, loaded.model, loaded.cfg.seed)
-        out[s] = e.evaluate(loaded.model)
-    return out
+    return {s: e.evaluate(loaded.model)
+            for s, e in run_evaluators(loaded, splits, block_size).items()}
 
 
 def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, float]]:
@@ -344,4 +346,4 @@ def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, floa
 
 
 __all__ = ["LoadedRun", "SsrecError", "build_model", "evaluate_run", "load_run", "protocol",
-           "recommend", "resolve_data_needs", "run"]
+           "recommend", "resolve_data_needs", "run", "run_evaluators"]
