@@ -23,10 +23,10 @@ every run writes into its ``results.json``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np

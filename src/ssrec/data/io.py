@@ -25,10 +25,9 @@ Ids are kept as strings: ``"007"`` and ``"7"`` are different ids. A malformed li
 
 from __future__ import annotations
 
-from collections import Counter
-
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
