@@ -7,7 +7,11 @@ For each model on a dataset, in a fresh subprocess (so peak memory is per model)
   ``--epochs`` timed epochs after ``--warmup`` untimed ones;
 * ``epoch_floor_seconds``: the kernel floor of an epoch: the sparse–dense products one
   training step runs (forward and backward of the propagation, counted with
-  :class:`ssrec.models.layers.SpmmCounter`), times the batches per epoch, timed bare in a loop;
+  :class:`ssrec.models.layers.SpmmCounter`), times the batches per epoch, timed bare in a loop
+  right after each timed epoch (median; ``epoch_floor_ratio_median`` is the median of the
+  epoch / floor pairs, since this machine's speed drifts within a run);
+* ``random_draws_seconds``: the uniform random draws of one step (e.g. SimGCL's noise), drawn
+  bare for every batch (PyTorch's CPU generator is serial);
 * ``eval_seconds``: one full-ranking evaluation of the test split (every test user × every
   item, training + validation items masked, top-max(K));
 * ``eval_floor_seconds``: the bare scoring matmul + ``topk`` over the same users and blocks;
@@ -300,15 +304,14 @@ def render(results_dir: Path = RESULTS) -> str:
                 return "—" if x is None else fmt.format(x)
 
             ep, fl = r["epoch_seconds_median"], r["epoch_floor_seconds"]
-            ev, evf = r["eval_seconds"], r["eval_floor_seconds"]
             dr = r.get("random_draws_seconds")
-            ratio = r.get("epoch_floor_ratio_median") or (ep / fl if ep and fl else None)
+            fig = _figures(r)
             lines.append(
                 f"| {r['model']} (L={r['model_config'].get('n_layers', '—')}) | {f(ep)} | "
-                f"{f(fl)} | {f(ratio)} | {f(dr)} | "
-                f"{f(ep / (fl + dr) if ep and fl and dr else None)} | {f(ev)} | {f(evf)} | "
-                f"{f(ev / evf if evf else None)} | {r['peak_rss_mb']:.0f} | "
-                f"{r['load_seconds']:.2f} |")
+                f"{f(fl)} | {f(fig['epoch_ratio'])} | {f(dr)} | "
+                f"{f(ep / (fl + dr) if ep and fl and dr else None)} | {f(fig['eval_s'])} | "
+                f"{f(r['eval_floor_seconds'])} | {f(fig['eval_ratio'])} | "
+                f"{r['peak_rss_mb']:.0f} | {r['load_seconds']:.2f} |")
         r0 = rep["results"][0]
         lines += ["", f"{r0['train_interactions']:,} training interactions, batch "
                   f"{r0['batch_size']} ({r0['batches_per_epoch']} batches per epoch); evaluation "
@@ -324,8 +327,6 @@ def render(results_dir: Path = RESULTS) -> str:
                              f"{e['seconds']:.2f} |")
         lines += _targets(rep)
         notes = ROOT / "benchmarks" / "notes" / f"{path.stem}.md"
-        if rep.get("notes"):
-            lines += ["", rep["notes"]]
         if notes.is_file():
             lines += ["", notes.read_text().strip()]
         lines.append("")
@@ -342,6 +343,18 @@ TARGETS = {
 }
 
 
+def _figures(r: dict) -> dict:
+    """The figures of one model's result that the tables and the targets compare: the epoch's
+    ratio to its floor (the median of the pairs when floors were paired with epochs), the
+    evaluation's seconds and ratio, and the peak RSS."""
+    ep, fl = r["epoch_seconds_median"], r["epoch_floor_seconds"]
+    ev, evf = r["eval_seconds"], r["eval_floor_seconds"]
+    return {"epoch_s": ep,
+            "epoch_ratio": r.get("epoch_floor_ratio_median") or (ep / fl if ep and fl else None),
+            "eval_s": ev, "eval_ratio": ev / evf if evf else None,
+            "peak_rss_mb": r["peak_rss_mb"]}
+
+
 def _targets(rep: dict) -> list[str]:
     """A table of each target of :data:`TARGETS` for this figure file: the value and whether it
     is met."""
@@ -353,14 +366,7 @@ def _targets(rep: dict) -> list[str]:
         t = want.get(r["model"])
         if not t or r["model_config"].get("n_layers") != 2:
             continue
-        ep, fl = r["epoch_seconds_median"], r["epoch_floor_seconds"]
-        got = {"epoch_s": ep,
-               "epoch_ratio": r.get("epoch_floor_ratio_median") or (ep / fl if ep and fl
-                                                                     else None),
-               "eval_s": r["eval_seconds"],
-               "eval_ratio": r["eval_seconds"] / r["eval_floor_seconds"]
-               if r["eval_floor_seconds"] else None,
-               "peak_rss_mb": r["peak_rss_mb"]}
+        got = _figures(r)
         names = {"epoch_s": "s per epoch", "epoch_ratio": "epoch / floor",
                  "eval_s": "full-ranking eval s", "eval_ratio": "eval / floor",
                  "peak_rss_mb": "peak RSS MB"}
