@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 import torch
 
@@ -12,18 +14,52 @@ from ssrec.augment import (
 from ssrec.data.graph import normalized_adjacency
 
 
-def test_uniform_noise_has_norm_eps_and_keeps_signs():
-    x = torch.randn(500, 16)
+@pytest.mark.parametrize("stream", ["parallel", "torch"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_uniform_noise_has_norm_eps_and_keeps_signs(stream, dtype):
+    x = torch.randn(500, 16, dtype=dtype)
+    x[3, 5] = 0.0  # sign(0) = 0: no noise on that coordinate
     g = torch.Generator().manual_seed(0)
-    y = uniform_noise(x, 0.1, generator=g)
+    y = uniform_noise(x, 0.1, generator=g, stream=stream)
     d = y - x
-    torch.testing.assert_close(d.norm(dim=1), torch.full((500,), 0.1))
+    assert y.dtype == dtype and d[3, 5] == 0
+    norms = d.norm(dim=1)
+    torch.testing.assert_close(norms[torch.arange(500) != 3], torch.full((499,), 0.1,
+                                                                        dtype=dtype))
     assert ((torch.sign(d) == torch.sign(x)) | (d == 0)).all()
+    # U(0, 1) before normalising: the mean |coordinate| of a normalised 16-vector of
+    # uniforms is about 0.1 * E[u] / sqrt(E[u^2] * 16) = 0.1 * 0.5 / sqrt(16 / 3)
+    assert abs(d.abs().mean().item() - 0.1 * 0.5 / (16 / 3) ** 0.5) < 0.002
     assert uniform_noise(x, 0.0) is x and uniform_noise(x, 0.3, training=False) is x
-    y2 = uniform_noise(x, 0.1, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(y, y2)
+    y2 = uniform_noise(x, 0.1, generator=torch.Generator().manual_seed(0), stream=stream)
+    assert torch.equal(y, y2)
+    assert not torch.equal(y, uniform_noise(x, 0.1, generator=g, stream=stream))
     with pytest.raises(ValueError):
         uniform_noise(x, -1.0)
+    with pytest.raises(ValueError, match="noise stream"):
+        uniform_noise(x, 0.1, stream="mt")
+
+
+def test_parallel_noise_does_not_depend_on_the_number_of_threads():
+    """Chunks are seeded by the draw's seed and their index, so the values are the same on
+    one thread or several; the gradient is the identity."""
+    from ssrec.augment.embedding import NOISE_CHUNK_ROWS
+
+    x = torch.randn(2 * NOISE_CHUNK_ROWS + 77, 8, requires_grad=True)
+    threads = torch.get_num_threads()
+    out = []
+    try:
+        for n in (1, 3):
+            torch.set_num_threads(n)
+            out.append(uniform_noise(x, 0.2, generator=torch.Generator().manual_seed(4)))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(out[0], out[1])
+    # chunks differ from one another (not one seed reused)
+    d = (out[0] - x).detach()
+    assert not torch.equal(d[:100], d[NOISE_CHUNK_ROWS:NOISE_CHUNK_ROWS + 100])
+    out[0].sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))
 
 
 def test_edge_dropout_rate_and_reproducibility():
@@ -130,3 +166,24 @@ def test_edge_dropout_adjacency_is_the_normalised_graph_of_the_kept_edges():
     torch.testing.assert_close(adj.to_dense(), dinv[:, None] * a * dinv[None, :])
     full = edge_dropout_adjacency(u, i, 4, 4, 0.0)
     torch.testing.assert_close(full.to_dense(), normalized_adjacency(u, i, 4, 4).to_dense())
+
+
+def _noise_in_child(x, queue):
+    queue.put(uniform_noise(x, 0.1, torch.Generator().manual_seed(1)).numpy().tobytes())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fork start method is Linux's")
+def test_parallel_noise_works_in_a_forked_child():
+    """A forked child has none of the parent's pool threads: the pool is made again there
+    (otherwise the child would wait forever on work no thread picks up)."""
+    import multiprocessing as mp
+
+    x = torch.randn(3 * 4096, 8)
+    parent = uniform_noise(x, 0.1, torch.Generator().manual_seed(1))  # the parent's pool exists
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_noise_in_child, args=(x, queue))
+    child.start()
+    got = queue.get(timeout=60)
+    child.join(60)
+    assert child.exitcode == 0 and got == parent.numpy().tobytes()

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from ssrec.data.graph import normalized_adjacency
-from ssrec.models.layers import layer_mean, propagate, propagate_layers
+from ssrec.augment import uniform_noise
+from ssrec.models.layers import propagate, propagate_layers, propagate_rows
 
 
 def dense_reference(user, item, n_users, n_items):
@@ -110,27 +111,59 @@ def test_spmm_with_a_precomputed_transpose_has_the_dense_gradient():
     torch.testing.assert_close(x.grad, x_ref.grad)
 
 
-@pytest.mark.parametrize("include_ego,n_layers", [(True, 2), (True, 3), (False, 2), (False, 3)])
-def test_layer_mean_at_rows_equals_the_full_mean_bit_for_bit(include_ego, n_layers):
-    """Reading the layer average at (repeated) rows gives the same values and the same
-    gradients, exactly, as averaging all nodes first and then gathering."""
+def _graph(n: int = 30) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
-    n, d = 30, 8
     dense = torch.rand(n, n, generator=g) * (torch.rand(n, n, generator=g) < 0.2)
-    adj = ((dense + dense.T) / 4).to_sparse_csr()
+    return ((dense + dense.T) / 4).to_sparse_csr()
+
+
+@pytest.mark.parametrize("include_ego,n_layers",
+                         [(True, 0), (True, 1), (True, 2), (True, 3), (False, 1), (False, 2),
+                          (False, 3)])
+@pytest.mark.parametrize("noisy", [False, True])
+def test_propagate_rows_equals_the_full_mean_bit_for_bit(include_ego, n_layers, noisy):
+    """Reading the layer average at (repeated) rows gives the same values and the same
+    gradients, exactly, as propagating all nodes, averaging and gathering; with an additive
+    noise hook too (the same draws in the same order)."""
+    n, d = 30, 8
+    adj = _graph(n)
     rows = torch.tensor([3, 7, 3, 29, 0, 7, 7, 12])
-    weights = torch.randn(len(rows), d, generator=g)
+    weights = torch.randn(len(rows), d, generator=torch.Generator().manual_seed(2))
     grads, outs = [], []
     for at_rows in (False, True):
+        gen = torch.Generator().manual_seed(5)
+        hook = (lambda x, layer: uniform_noise(x, 0.1, gen, stream="torch")) if noisy else None
         ego = torch.randn(n, d, generator=torch.Generator().manual_seed(1)).requires_grad_()
-        layers = propagate_layers(adj, ego, n_layers)
         if at_rows:
-            out = layer_mean(layers, include_ego, rows)
+            out = propagate_rows(adj, ego, n_layers, rows, include_ego, noise=hook)
         else:
-            full, _ = propagate(adj, ego, n_layers, include_ego=include_ego)
+            full, _ = propagate(adj, ego, n_layers, include_ego=include_ego, layer_hook=hook)
             out = full[rows]
         (out * weights).sum().backward()
         outs.append(out.detach())
         grads.append(ego.grad)
     assert torch.equal(outs[0], outs[1])
     assert torch.equal(grads[0], grads[1])
+
+
+def test_propagate_rows_last_noise_at_rows_is_sign_aligned_noise_of_norm_eps():
+    """With ``last_noise_at_rows`` (one layer, so the last is the only one) the result is the
+    clean layer plus, at each distinct row, noise of norm ``eps`` with that row's signs; a
+    repeated row is read once (the same noise); the gradient is still the clean one."""
+    n, d, eps = 30, 8, 0.1
+    adj = _graph(n)
+    ego = torch.randn(n, d, generator=torch.Generator().manual_seed(1)).requires_grad_()
+    rows = torch.tensor([3, 7, 3, 12])
+    gen = torch.Generator().manual_seed(5)
+    noisy = propagate_rows(adj, ego, 1, rows, include_ego=False,
+                           noise=lambda x, layer: uniform_noise(x, eps, gen),
+                           last_noise_at_rows=True)
+    noisy.sum().backward()
+    noisy_grad, ego.grad = ego.grad, None
+    clean = propagate_rows(adj, ego, 1, rows, include_ego=False)
+    clean.sum().backward()
+    delta = (noisy - clean).detach()
+    torch.testing.assert_close(delta.norm(dim=1), torch.full((4,), eps))
+    assert bool((delta * clean.detach() >= 0).all())
+    assert torch.equal(noisy[0], noisy[2])
+    assert torch.equal(noisy_grad, ego.grad)

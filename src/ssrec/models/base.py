@@ -33,7 +33,15 @@ if TYPE_CHECKING:
 
 
 class ModelConfig(Section):
-    """Base of every model's ``Config`` (unknown keys are errors)."""
+    """Base of every model's ``Config`` (unknown keys are errors).
+
+    ``legacy_defaults`` (a class attribute) gives, for keys added after runs were saved
+    without them, the value that reproduces those runs, when it differs from today's default:
+    a saved ``config.yaml`` without the key is read with that value (so a resume that would
+    change the model's behaviour is refused, not done silently).
+    """
+
+    legacy_defaults: ClassVar[dict[str, Any]] = {}
 
 
 @dataclass

@@ -17,7 +17,7 @@ from torch import nn
 
 from ssrec.losses import bpr_loss, info_nce, l2_regularization
 from ssrec.models.base import ModelConfig, Recommender, matmul_into
-from ssrec.models.layers import layer_mean, propagate, propagate_layers
+from ssrec.models.layers import propagate, propagate_rows
 
 if TYPE_CHECKING:
     from ssrec.data.dataset import InteractionData
@@ -123,22 +123,35 @@ class GraphCF(EmbeddingCF):
         return propagate(self.adj if adj is None else adj, self.ego(), self.cfg.n_layers,
                          include_ego=self.include_ego, layer_hook=layer_hook)
 
-    def propagate_layers(self, adj: torch.Tensor | Sequence[torch.Tensor] | None = None,
-                         layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
-                         ) -> list[torch.Tensor]:
-        """The layers ``E^(0..L)`` of :meth:`propagate_nodes` (each ``[U+I, D]``) without their
-        full-size average; :meth:`layer_rows` reads the average at the rows a loss needs."""
-        return propagate_layers(self.adj if adj is None else adj, self.ego(),
-                                self.cfg.n_layers, layer_hook=layer_hook)
+    def rows_reader(self, noise: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+                    last_noise_at_rows: bool = False, ego: torch.Tensor | None = None,
+                    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A reader ``rows [R] -> [R, D]`` of the layer average of :meth:`propagate_nodes`
+        (optionally perturbed by an additive ``noise`` after each layer), which propagates
+        only when called and computes the rows alone
+        (:func:`~ssrec.models.layers.propagate_rows`: the same values and gradients as
+        ``propagate_nodes(layer_hook=noise)[0][rows]``, with less memory traffic). Pass it to
+        :meth:`node_bpr_parts` or :meth:`node_info_nce`; each call propagates once.
 
-    def layer_rows(self, layers: torch.Tensor | Sequence[torch.Tensor], rows: torch.Tensor
-                   ) -> torch.Tensor:
-        """Rows ``[R, D]`` of a node representation: ``x[rows]`` for a ``[U+I, D]`` tensor, or
-        the layer average of :meth:`propagate_layers` output at ``rows``
-        (:func:`~ssrec.models.layers.layer_mean`; the same values as averaging first)."""
-        if isinstance(layers, torch.Tensor):
-            return layers[rows]
-        return layer_mean(layers, self.include_ego, rows)
+        Args:
+            noise: ``f(E^(l), l) -> E^(l) + Δ`` with an identity gradient (e.g. SimGCL's).
+            last_noise_at_rows: perturb only the rows read of the last layer (see
+                :func:`~ssrec.models.layers.propagate_rows`).
+            ego: the ``[U+I, D]`` layer-0 embeddings, when the caller already built them.
+        """
+        def read(rows: torch.Tensor) -> torch.Tensor:
+            return propagate_rows(self.adj, self.ego() if ego is None else ego,
+                                  self.cfg.n_layers, rows, self.include_ego, noise,
+                                  last_noise_at_rows)
+        return read
+
+    def layer_rows(self, nodes: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
+                   rows: torch.Tensor) -> torch.Tensor:
+        """Rows ``[R, D]`` of a node representation: ``nodes[rows]`` for a ``[U+I, D]``
+        tensor, or ``nodes(rows)`` for a :meth:`rows_reader`."""
+        if isinstance(nodes, torch.Tensor):
+            return nodes.index_select(0, rows)  # its backward (index_add_) beats indexing's
+        return nodes(rows)
 
     def propagate(self, adj: torch.Tensor | Sequence[torch.Tensor] | None = None,
                   layer_hook: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
@@ -148,8 +161,9 @@ class GraphCF(EmbeddingCF):
         users, items = torch.split(nodes, [self.n_users, self.n_items])
         return users, items, layers
 
-    def node_info_nce(self, a: torch.Tensor | Sequence[torch.Tensor],
-                      b: torch.Tensor | Sequence[torch.Tensor], batch: PairBatch, tau: float
+    def node_info_nce(self, a: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
+                      b: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
+                      batch: PairBatch, tau: float
                       ) -> torch.Tensor:
         """InfoNCE between two node views over the batch's distinct users plus, separately, its
         distinct positive items (the contrastive loss of SimGCL, Eq. 1, and XSimGCL):
@@ -159,8 +173,8 @@ class GraphCF(EmbeddingCF):
         scatter per view in the backward pass); the values are those of separate gathers.
 
         Args:
-            a, b: ``[U+I, D]`` node views, users first, or the layers of one (averaged at
-                the rows needed only, see :meth:`layer_rows`).
+            a, b: ``[U+I, D]`` node views, users first, or :meth:`rows_reader` s of them
+                (read at the rows needed only).
             batch: the training triples (its distinct users and positive items are used).
             tau: temperature τ > 0.
 
@@ -173,15 +187,15 @@ class GraphCF(EmbeddingCF):
         ra, rb = self.layer_rows(a, rows), self.layer_rows(b, rows)  # [Bu+Bi, D]
         return info_nce(ra[:nu], rb[:nu], tau) + info_nce(ra[nu:], rb[nu:], tau)
 
-    def node_bpr_parts(self, nodes: torch.Tensor | Sequence[torch.Tensor], ego: torch.Tensor,
-                       batch: PairBatch) -> dict[str, torch.Tensor]:
+    def node_bpr_parts(self, nodes: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
+                       ego: torch.Tensor, batch: PairBatch) -> dict[str, torch.Tensor]:
         """:meth:`bpr_parts` on the unsplit node matrix (faster: one gather for the batch's
         users, positives and negatives, so the backward pass scatters into one ``[U+I, D]``
         gradient).
 
         Args:
-            nodes: ``[U+I, D]`` final representations, users first, or the layers of
-                :meth:`propagate_layers` (averaged at the batch's rows only).
+            nodes: ``[U+I, D]`` final representations, users first, or a
+                :meth:`rows_reader` (read at the batch's rows only).
             ego: ``[U+I, D]`` layer-0 embeddings (for the L2 penalty).
             batch: the training triples.
         """
@@ -192,7 +206,7 @@ class GraphCF(EmbeddingCF):
         n = n.view(b, n_neg, -1)  # [B, N, D]
         pos = (u * p).sum(-1)  # [B]
         neg = (u.unsqueeze(1) * n).sum(-1)  # [B, N]
-        e_u, e_p, e_n = torch.split(ego[idx], [b, b, b * n_neg])
+        e_u, e_p, e_n = torch.split(ego.index_select(0, idx), [b, b, b * n_neg])
         reg = l2_regularization(e_u, e_p, e_n)
         return {"bpr": bpr_loss(pos, neg), "reg": self.cfg.l2_reg * reg}
 

@@ -248,12 +248,19 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
 
 def _upgrade_config(text: str) -> str:
     """A saved ``config.yaml`` as this version writes it: keys added since it was saved take
-    their defaults and the options the model decides are resolved, so a run started by an
-    older version resumes when nothing it set has changed. Text that no longer validates is
-    returned unchanged (the caller reports it)."""
+    their defaults (or the model's ``legacy_defaults``, the values that reproduce the saved
+    run) and the options the model decides are resolved, so a run started by an older version
+    resumes when nothing it set has changed. Text that no longer validates is returned
+    unchanged (the caller reports it)."""
     try:
-        return dump_config(resolve_data_needs(build_config(yaml.safe_load(text))))
-    except (SsrecError, yaml.YAMLError, TypeError):
+        raw = yaml.safe_load(text)
+        cfg = build_config(raw)
+        missing = {k: v for k, v in cfg.model_cls().Config.legacy_defaults.items()
+                   if k not in raw.get("model", {})}
+        if missing:  # keys added since: the values that reproduce the saved run
+            cfg = build_config({**raw, "model": {**raw["model"], **missing}})
+        return dump_config(resolve_data_needs(cfg))
+    except (SsrecError, yaml.YAMLError, TypeError, AttributeError):
         return text
 
 

@@ -24,6 +24,6 @@ class LightGCN(GraphCF):
              "Recommendation, SIGIR 2020")
 
     def loss(self, batch: PairBatch) -> LossOutput:
-        layers = self.propagate_layers()  # the average is read at the batch's rows only
-        parts = self.node_bpr_parts(layers, layers[0], batch)
+        ego = self.ego()  # the average is read at the batch's rows only
+        parts = self.node_bpr_parts(self.rows_reader(ego=ego), ego, batch)
         return LossOutput(parts["bpr"] + parts["reg"], parts)

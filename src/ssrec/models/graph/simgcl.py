@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar, Literal
+
 import torch
 from pydantic import Field
 
@@ -19,12 +21,21 @@ class SimGCLConfig(GraphConfig):
         eps: L2 norm of the noise added at every layer, ε (0.1).
         tau: InfoNCE temperature τ (0.2).
         cl_weight: weight λ of the contrastive loss (0.5).
+        noise_stream: how the noise is drawn (``"parallel"``): ``"parallel"`` draws it on all
+            CPU threads (:func:`~ssrec.augment.uniform_noise`) and the last layer's noise only
+            at the rows the loss reads (the same distribution); ``"torch"`` is one
+            ``torch.rand`` draw per layer for all nodes, the only stream before this option
+            existed (it reproduces those runs exactly, and is slower: see
+            ``docs/benchmarks.md``). Saved configs without the key read as ``"torch"``.
     """
 
     n_layers: int = Field(2, ge=1)
     eps: float = Field(0.1, ge=0)
     tau: float = Field(0.2, gt=0)
     cl_weight: float = Field(0.5, ge=0)
+    noise_stream: Literal["parallel", "torch"] = "parallel"
+    # runs saved before the key existed drew the "torch" stream
+    legacy_defaults: ClassVar[dict[str, Any]] = {"noise_stream": "torch"}
 
 
 @register_model("SimGCL")
@@ -50,13 +61,17 @@ class SimGCL(GraphCF):
     include_ego = False
 
     def _noise(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        return uniform_noise(x, self.cfg.eps, generator=self.generator)
+        return uniform_noise(x, self.cfg.eps, generator=self.generator,
+                             stream=self.cfg.noise_stream)
 
     def loss(self, batch: PairBatch) -> LossOutput:
-        # layers only: each loss reads the layer average at the rows it needs
-        layers = self.propagate_layers()
-        parts = self.node_bpr_parts(layers, layers[0], batch)
-        view1 = self.propagate_layers(layer_hook=self._noise)
-        view2 = self.propagate_layers(layer_hook=self._noise)
+        # each loss reads the layer average at the rows it needs (rows_reader)
+        ego = self.ego()
+        parts = self.node_bpr_parts(self.rows_reader(ego=ego), ego, batch)
+        fast = self.cfg.noise_stream == "parallel"
+        # the "torch" stream reproduces older runs bit for bit: there each view built its own
+        # ego (one shared ego sums the same gradients in another order)
+        view1, view2 = (self.rows_reader(self._noise, fast, ego if fast else None)
+                        for _ in range(2))
         parts["cl"] = self.cfg.cl_weight * self.node_info_nce(view1, view2, batch, self.cfg.tau)
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)

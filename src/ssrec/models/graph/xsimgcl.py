@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar, Literal
+
 import torch
 from pydantic import Field, model_validator
 
@@ -20,6 +22,10 @@ class XSimGCLConfig(GraphConfig):
         eps: L2 norm of the per-layer noise ε (0.2).
         tau: InfoNCE temperature τ (0.15).
         cl_weight: weight λ of the contrastive loss (0.2).
+        noise_stream: how the noise is drawn (``"parallel"``, on all CPU threads; or
+            ``"torch"``, the only stream before this option existed, which reproduces those
+            runs; see :func:`~ssrec.augment.uniform_noise`). Saved configs without the key
+            read as ``"torch"``.
     """
 
     n_layers: int = Field(2, ge=1)
@@ -27,6 +33,9 @@ class XSimGCLConfig(GraphConfig):
     eps: float = Field(0.2, ge=0)
     tau: float = Field(0.15, gt=0)
     cl_weight: float = Field(0.2, ge=0)
+    noise_stream: Literal["parallel", "torch"] = "parallel"
+    # runs saved before the key existed drew the "torch" stream
+    legacy_defaults: ClassVar[dict[str, Any]] = {"noise_stream": "torch"}
 
     @model_validator(mode="after")
     def _check_layer(self) -> XSimGCLConfig:
@@ -57,7 +66,8 @@ class XSimGCL(GraphCF):
     include_ego = False
 
     def _noise(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        return uniform_noise(x, self.cfg.eps, generator=self.generator)
+        return uniform_noise(x, self.cfg.eps, generator=self.generator,
+                             stream=self.cfg.noise_stream)
 
     def loss(self, batch: PairBatch) -> LossOutput:
         nodes, layers = self.propagate_nodes(layer_hook=self._noise)  # [U+I, D]

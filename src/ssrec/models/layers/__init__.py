@@ -14,9 +14,10 @@ from ssrec.models.layers.propagation import (
     layer_mean,
     propagate,
     propagate_layers,
+    propagate_rows,
     spmm,
 )
 
 __all__ = ["SpmmCounter", "cosine_topk", "csr_buffers", "csr_rows", "csr_rows_dense",
            "csr_rows_times", "csr_tensor", "ema_", "layer_mean", "propagate",
-           "propagate_layers", "spmm"]
+           "propagate_layers", "propagate_rows", "spmm"]

@@ -146,33 +146,112 @@ def propagate_layers(
     return layers
 
 
-def layer_mean(layers: Sequence[torch.Tensor], include_ego: bool = True,
-               rows: torch.Tensor | None = None) -> torch.Tensor:
-    """The layer average of :func:`propagate` (LightGCN Eq. 8), of all nodes or of ``rows``.
-
-    With ``rows`` only those rows of each layer are read (``[R, D]`` out): the values are
-    exactly ``layer_mean(layers)[rows]``, without the full-size sums, and the backward pass
-    scatters into each layer only the rows' gradients. Repeated rows are read once and
-    expanded, so their gradients are summed in the same order as a gather from the full mean.
+def layer_mean(layers: Sequence[torch.Tensor], include_ego: bool = True) -> torch.Tensor:
+    """The layer average of :func:`propagate` (LightGCN Eq. 8). To read it at a few rows only,
+    see :func:`propagate_rows`.
 
     Args:
         layers: ``E^(0..L)``, each ``[N, D]``.
         include_ego: average layers ``0..L`` (True) or ``1..L``.
-        rows: ``int64 [R]`` node indices, or None for every node.
 
     Returns:
-        ``[N, D]``, or ``[R, D]`` with ``rows``.
+        ``[N, D]``.
     """
     used = layers if include_ego or len(layers) == 1 else layers[1:]
-    inverse = None
-    if rows is not None:
-        rows, inverse = torch.unique(rows, return_inverse=True)
-        used = [x[rows] for x in used]
     if len(used) == 1:
-        out = used[0]
-    else:
-        out = used[0] + used[1]  # a running sum: no [L+1, N, D] stack (same values as a mean)
-        for x in used[2:]:
-            out = out + x
-        out = out / len(used)
-    return out if inverse is None else out[inverse]
+        return used[0]
+    out = used[0] + used[1]  # a running sum: no [L+1, N, D] stack (same values as a mean)
+    for x in used[2:]:
+        out = out + x
+    return out / len(used)
+
+
+class _PropagateRows(torch.autograd.Function):
+    """The layer average of a (perturbed) propagation, read at distinct ``rows``, with a
+    Horner-style backward pass: ``G_L = S``, ``G_(l-1) = Â G_l (+ S)``, where ``S`` scatters
+    the rows' gradient. The forward pass keeps no layer; the backward pass adds the rows'
+    gradient into each product in place, instead of one zero-filled ``[N, D]`` scatter and one
+    full-size addition per layer. The gradients are those of the autograd graph of
+    :func:`propagate_layers` + :func:`layer_mean` (an addition of the same two terms)."""
+
+    @staticmethod
+    def forward(ctx, ego: torch.Tensor, adj: list[torch.Tensor],  # type: ignore[override]
+                rows: torch.Tensor, include_ego: bool,
+                noise: Callable[[torch.Tensor, int], torch.Tensor] | None,
+                last_noise_at_rows: bool) -> torch.Tensor:
+        n_layers = len(adj)
+        x, acc = ego.detach(), None
+        if include_ego or n_layers == 0:
+            acc = x[rows]
+        for layer in range(1, n_layers + 1):
+            if SpmmCounter.active is not None:
+                SpmmCounter.active.forward += 1
+            x = torch.sparse.mm(adj[layer - 1], x)
+            last = layer == n_layers
+            if noise is not None and not (last and last_noise_at_rows):
+                x = noise(x, layer)
+            xr = x[rows]
+            if noise is not None and last and last_noise_at_rows:
+                xr = noise(xr, layer)
+            acc = xr if acc is None else acc + xr  # the running sum of layer_mean
+        used = n_layers + 1 if include_ego or n_layers == 0 else n_layers
+        ctx.adj, ctx.include_ego, ctx.used, ctx.n = adj, include_ego, used, ego.shape[0]
+        ctx.save_for_backward(rows)
+        return acc / used if used > 1 else acc
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (rows,) = ctx.saved_tensors
+        g = grad / ctx.used if ctx.used > 1 else grad
+        # G_L: the rows' share of the last layer (or of the ego layer when L = 0)
+        out = grad.new_zeros(ctx.n, grad.shape[1]).index_add_(0, rows, g)
+        for layer in range(len(ctx.adj), 0, -1):
+            if SpmmCounter.active is not None:
+                SpmmCounter.active.backward += 1
+            out = torch.sparse.mm(ctx.adj[layer - 1], out)  # Â symmetric: Âᵀ G = Â G
+            if layer > 1 or ctx.include_ego:
+                out.index_add_(0, rows, g)  # distinct rows: the same sums as autograd's
+        return out, None, None, None, None, None
+
+
+def propagate_rows(
+    adj: torch.Tensor | Sequence[torch.Tensor],
+    ego: torch.Tensor,
+    n_layers: int,
+    rows: torch.Tensor,
+    include_ego: bool = True,
+    noise: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+    last_noise_at_rows: bool = False,
+) -> torch.Tensor:
+    """``layer_mean(propagate_layers(adj, ego, n_layers, noise), include_ego)[rows]`` in one
+    pass, for a symmetric ``Â``: the same values and gradients, with less memory traffic
+    (no layer is kept for the backward pass, and each layer's share of the rows' gradient is
+    added in place; see :class:`_PropagateRows`).
+
+    Args:
+        adj: symmetric normalised adjacency, sparse ``[N, N]``, or one per layer.
+        ego: layer-0 embeddings ``[N, D]``.
+        n_layers: ``L >= 0``.
+        rows: ``int64 [R]`` node indices (repeats allowed: read once and expanded, as
+            :func:`layer_mean` does).
+        include_ego: average layers ``0..L`` (True) or ``1..L``.
+        noise: an additive perturbation ``f(E^(l), l) -> E^(l) + Δ_l`` applied after each
+            layer, whose gradient is the identity (e.g. SimGCL's uniform noise; ``Δ`` must
+            not depend on ``E`` differentiably). Other hooks need :func:`propagate_layers`.
+        last_noise_at_rows: apply ``noise`` to the last layer's ``rows`` only (``[R', D]``),
+            the only part of that layer the result reads: the same distribution for a
+            row-wise perturbation, at a fraction of the cost.
+
+    Returns:
+        ``[R, D]``.
+
+    Raises:
+        ValueError: a list of adjacency matrices whose length is not ``n_layers``.
+    """
+    per_layer = not isinstance(adj, torch.Tensor)
+    if per_layer and len(adj) != n_layers:
+        raise ValueError(f"got {len(adj)} adjacency matrices for {n_layers} layers")
+    mats = list(adj) if per_layer else [adj] * n_layers
+    rows, inverse = torch.unique(rows, return_inverse=True)
+    out = _PropagateRows.apply(ego, mats, rows, include_ego, noise, last_noise_at_rows)
+    return out.index_select(0, inverse)  # backward: index_add_, much faster than indexing's
