@@ -10,8 +10,10 @@ For each model on a dataset, in a fresh subprocess (so peak memory is per model)
   :class:`ssrec.models.layers.SpmmCounter`), times the batches per epoch, timed bare in a loop
   right after each timed epoch (median; ``epoch_floor_ratio_median`` is the median of the
   epoch / floor pairs, since this machine's speed drifts within a run);
-* ``random_draws_seconds``: the uniform random draws of one step (e.g. SimGCL's noise), drawn
-  bare for every batch (PyTorch's CPU generator is serial);
+* ``epoch_dense_floor_seconds_each``: the dense matrix products of one step's loss (e.g.
+  InfoNCE's ``[B, D] x [D, B]`` similarities, forward and backward, recorded by operand
+  shapes), times the batches per epoch, timed bare right after each timed epoch;
+  ``epoch_all_products_ratio_median`` counts them in the floor;
 * ``eval_seconds``: one full-ranking evaluation of the test split (every test user × every
   item, training + validation items masked, top-max(K));
 * ``eval_floor_seconds``: the bare scoring matmul + ``topk`` over the same users and blocks;
@@ -34,7 +36,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import platform
 import resource
@@ -45,6 +46,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ssrec.utils.io import atomic_write_text
 
@@ -74,6 +76,26 @@ def _config(args: argparse.Namespace, model: str, block_size: int):
     return resolve_data_needs(load_config(None, over))
 
 
+class _DenseMatmuls(TorchDispatchMode):
+    """Records the operand shapes of the dense matrix products (``mm``, ``addmm``, ``bmm``,
+    ``baddbmm``) run while active, forward and backward (e.g. InfoNCE's ``[B, D] × [D, B]``);
+    products with a sparse operand are the propagation's and are counted by SpmmCounter."""
+
+    OPS = {"mm": (0, 1), "bmm": (0, 1), "addmm": (1, 2), "baddbmm": (1, 2)}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shapes: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        if name in self.OPS:
+            a, b = (args[i] for i in self.OPS[name])
+            if a.layout == torch.strided and b.layout == torch.strided:
+                self.shapes.append((tuple(a.shape), tuple(b.shape)))
+        return func(*args, **(kwargs or {}))
+
+
 def child_train(args: argparse.Namespace) -> dict:
     from ssrec.data import load_dataset
     from ssrec.evaluation import Evaluator
@@ -98,31 +120,17 @@ def child_train(args: argparse.Namespace) -> dict:
     kernels.enter_context(deterministic_kernels(cfg.train.deterministic))
     epochs: list[float] = []
     n_fwd = n_bwd = 0
+    dense_shapes: list = []
     n_batches = len(trainer.sampler) if trainer.sampler else 0
     if model.trainable:
-        # count the sparse products of one step (on a throw-away copy of the model state)
+        # count the products of one step (on a throw-away copy of the model state)
         state = {k: v.clone() for k, v in model.state_dict().items()}
         opt_state = trainer.optimizer.state_dict()
         batch = next(iter(trainer.sampler.epoch()))
-        draws: list[tuple[int, ...]] = []  # shapes of the uniform draws of one step
-        real_rand, real_uniform = torch.rand, torch.Tensor.uniform_
-
-        def counting_rand(*a, **kw):
-            out = real_rand(*a, **kw)
-            draws.append(tuple(out.shape))
-            return out
-
-        def counting_uniform(self, *a, **kw):  # in-place draws (e.g. blocked noise)
-            draws.append(tuple(self.shape))
-            return real_uniform(self, *a, **kw)
-
-        torch.rand, torch.Tensor.uniform_ = counting_rand, counting_uniform
-        try:
-            with SpmmCounter() as counter:
-                trainer.optimizer.zero_grad(set_to_none=True)
-                model.loss(batch).total.backward()
-        finally:
-            torch.rand, torch.Tensor.uniform_ = real_rand, real_uniform
+        with SpmmCounter() as counter, _DenseMatmuls() as dense:
+            trainer.optimizer.zero_grad(set_to_none=True)
+            model.loss(batch).total.backward()
+        dense_shapes = dense.shapes
         n_fwd, n_bwd = counter.forward, counter.backward
         model.load_state_dict(state)
         trainer.optimizer.load_state_dict(opt_state)
@@ -135,7 +143,17 @@ def child_train(args: argparse.Namespace) -> dict:
             torch.sparse.mm(adj, x)
         return time.perf_counter() - t
 
+    operands = [(torch.randn(a), torch.randn(b)) for a, b in dense_shapes]
+
+    def dense_once() -> float:  # the epoch's dense matmuls (e.g. InfoNCE's), bare
+        t = time.perf_counter()
+        for _ in range(n_batches):
+            for a, b in operands:
+                torch.matmul(a, b)
+        return time.perf_counter() - t
+
     floors: list[float] = []
+    dense_floors: list[float] = []
     if model.trainable:
         if adj is not None and n_fwd + n_bwd:
             torch.sparse.mm(adj, x)  # warm-up
@@ -148,16 +166,8 @@ def child_train(args: argparse.Namespace) -> dict:
                 # of percent over minutes, so ratios are taken pairwise
                 if adj is not None and n_fwd + n_bwd:
                     floors.append(floor_once())
+                    dense_floors.append(dense_once() if operands else 0.0)
     floor_s = statistics.median(floors) if floors else None
-    draws_s = None
-    if model.trainable and draws:
-        # the random draws of every step (e.g. SimGCL's noise), timed bare: a serial kernel
-        g = torch.Generator().manual_seed(0)
-        t = time.perf_counter()
-        for _ in range(n_batches):
-            for shape in draws:
-                torch.rand(shape, generator=g)
-        draws_s = time.perf_counter() - t
     ev = Evaluator(data, "test", cfg.eval.ks, cfg.eval.metrics, args.block_size)
     t = time.perf_counter()
     metrics = ev.evaluate(model)
@@ -190,9 +200,10 @@ def child_train(args: argparse.Namespace) -> dict:
         "epoch_floor_seconds_each": floors,
         "epoch_floor_ratio_median": statistics.median(e / f for e, f in zip(epochs, floors))
         if floors else None,
-        "random_draws_per_step": {"calls": len(draws),
-                                  "values": sum(math.prod(d) for d in draws)},
-        "random_draws_seconds": draws_s,
+        "dense_matmuls_per_step": [list(a) + list(b[-1:]) for a, b in dense_shapes],
+        "epoch_dense_floor_seconds_each": dense_floors,
+        "epoch_all_products_ratio_median": statistics.median(
+            e / (f + d) for e, f, d in zip(epochs, floors, dense_floors)) if floors else None,
         "eval_seconds": eval_s,
         "eval_floor_seconds": eval_floor_s,
         "eval_users": ev.n_users,
@@ -278,10 +289,10 @@ def render(results_dir: Path = RESULTS) -> str:
         "sparse–dense products a training epoch runs (forward and backward of the propagation, "
         "every batch), or the same scoring matmul + `topk` an evaluation runs, timed bare in a "
         "loop; *ratio* = measured / floor (for epochs: the median over the timed epochs of "
-        "each epoch over the floor timed right after it). *Random draws*: the uniform random tensors one "
-        "training step draws (e.g. SimGCL's noise: 2 views × L layers of `[U+I, D]`), drawn "
-        "bare for every batch; PyTorch's CPU generator is serial (one core), and results are "
-        "bit-identical to the pre-optimisation runs only with the same draws.",
+        "each epoch over the floor timed right after it). *Dense matmuls*: the dense matrix "
+        "products of the loss that one step runs, forward and backward (e.g. InfoNCE's "
+        "`[B, D] × [D, B]` similarities), timed bare for every batch; *ratio to all products* "
+        "counts them in the floor.",
         "",
     ]
     for path in sorted(results_dir.glob("*.json")):
@@ -295,8 +306,8 @@ def render(results_dir: Path = RESULTS) -> str:
                   f"{m['torch_threads']} threads, device {m.get('device', 'cpu')}; "
                   f"{rep['settings']['epochs_timed']} timed epochs after "
                   f"{rep['settings']['warmup']} warm-up.", "",
-                  "| model | s/epoch (median) | epoch floor s | ratio | random draws s | "
-                  "ratio to floor + draws | full-ranking eval s | eval floor s | ratio | "
+                  "| model | s/epoch (median) | epoch floor s | ratio | dense matmuls s | "
+                  "ratio to all products | full-ranking eval s | eval floor s | ratio | "
                   "peak RSS MB | load s |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in rep["results"]:
@@ -304,12 +315,14 @@ def render(results_dir: Path = RESULTS) -> str:
                 return "—" if x is None else fmt.format(x)
 
             ep, fl = r["epoch_seconds_median"], r["epoch_floor_seconds"]
-            dr = r.get("random_draws_seconds")
+            dense = r.get("epoch_dense_floor_seconds_each")
             fig = _figures(r)
             lines.append(
                 f"| {r['model']} (L={r['model_config'].get('n_layers', '—')}) | {f(ep)} | "
-                f"{f(fl)} | {f(fig['epoch_ratio'])} | {f(dr)} | "
-                f"{f(ep / (fl + dr) if ep and fl and dr else None)} | {f(fig['eval_s'])} | "
+                f"{f(fl)} | {f(fig['epoch_ratio'])} | "
+                f"{f(statistics.median(dense) if dense else None)} | "
+                f"{f(r.get('epoch_all_products_ratio_median') if dense else None)} | "
+                f"{f(fig['eval_s'])} | "
                 f"{f(r['eval_floor_seconds'])} | {f(fig['eval_ratio'])} | "
                 f"{r['peak_rss_mb']:.0f} | {r['load_seconds']:.2f} |")
         r0 = rep["results"][0]
