@@ -8,7 +8,8 @@ For each model on a dataset, in a fresh subprocess (so peak memory is per model)
 * ``epoch_floor_seconds``: the kernel floor of an epoch: the sparse–dense products one
   training step runs (forward and backward of the propagation, counted with
   :class:`ssrec.models.layers.SpmmCounter`), times the batches per epoch, timed bare in a loop
-  right after each timed epoch (median; ``epoch_floor_ratio_median`` is the median of the
+  right after each timed epoch, each product of a step on its own ``[N, D]`` operand as in the
+  epoch (``floor_operand_cost`` compares this with one reused, cache-warm operand) (median; ``epoch_floor_ratio_median`` is the median of the
   epoch / floor pairs, since this machine's speed drifts within a run);
 * ``epoch_dense_floor_seconds_each``: the dense matrix products of one step's loss (e.g.
   InfoNCE's ``[B, D] x [D, B]`` similarities, forward and backward, recorded by operand
@@ -135,12 +136,18 @@ def child_train(args: argparse.Namespace) -> dict:
         model.load_state_dict(state)
         trainer.optimizer.load_state_dict(opt_state)
         trainer.optimizer.zero_grad(set_to_none=True)
-    x = torch.randn(adj.shape[0], cfg.model_params().embedding_dim) if adj is not None else None
+    # one distinct [N, D] operand per product of a step, as in the epoch (E^(0), E^(1), the
+    # views, their gradients): a loop over one operand keeps it in cache, a best case no epoch
+    # can reach
+    per_step = n_fwd + n_bwd
+    xs = [torch.randn(adj.shape[0], cfg.model_params().embedding_dim)
+          for _ in range(max(per_step, 1))] if adj is not None else []
 
-    def floor_once() -> float:  # the epoch's sparse products, bare
+    def floor_once(rotate: bool = True, steps: int | None = None) -> float:
+        """The sparse products of ``steps`` training steps (default: an epoch), bare."""
         t = time.perf_counter()
-        for _ in range(n_batches * (n_fwd + n_bwd)):
-            torch.sparse.mm(adj, x)
+        for i in range((n_batches if steps is None else steps) * per_step):
+            torch.sparse.mm(adj, xs[i % per_step if rotate else 0])
         return time.perf_counter() - t
 
     operands = [(torch.randn(a), torch.randn(b)) for a, b in dense_shapes]
@@ -154,9 +161,13 @@ def child_train(args: argparse.Namespace) -> dict:
 
     floors: list[float] = []
     dense_floors: list[float] = []
+    operand_cost = None
     if model.trainable:
-        if adj is not None and n_fwd + n_bwd:
-            torch.sparse.mm(adj, x)  # warm-up
+        if adj is not None and per_step:
+            torch.sparse.mm(adj, xs[0])  # warm-up
+            # what the distinct operands cost against one reused operand (10 steps each)
+            operand_cost = {"one_operand_s_per_10_steps": floor_once(False, 10),
+                            "distinct_operands_s_per_10_steps": floor_once(True, 10)}
         for e in range(1, args.warmup + args.epochs + 1):
             t = time.perf_counter()
             trainer.train_epoch(e)
@@ -164,7 +175,7 @@ def child_train(args: argparse.Namespace) -> dict:
                 epochs.append(time.perf_counter() - t)
                 # the floor right after each timed epoch: this machine's speed drifts by tens
                 # of percent over minutes, so ratios are taken pairwise
-                if adj is not None and n_fwd + n_bwd:
+                if adj is not None and per_step:
                     floors.append(floor_once())
                     dense_floors.append(dense_once() if operands else 0.0)
     floor_s = statistics.median(floors) if floors else None
@@ -200,6 +211,7 @@ def child_train(args: argparse.Namespace) -> dict:
         "epoch_floor_seconds_each": floors,
         "epoch_floor_ratio_median": statistics.median(e / f for e, f in zip(epochs, floors))
         if floors else None,
+        "floor_operand_cost": operand_cost,
         "dense_matmuls_per_step": [list(a) + list(b[-1:]) for a, b in dense_shapes],
         "epoch_dense_floor_seconds_each": dense_floors,
         "epoch_all_products_ratio_median": statistics.median(
@@ -287,8 +299,8 @@ def render(results_dir: Path = RESULTS) -> str:
         "(the figures of each dataset come from `python benchmarks/run.py --dataset ...`, see "
         "the command line above each table). *Floor* is the kernel floor: the same "
         "sparse–dense products a training epoch runs (forward and backward of the propagation, "
-        "every batch), or the same scoring matmul + `topk` an evaluation runs, timed bare in a "
-        "loop; *ratio* = measured / floor (for epochs: the median over the timed epochs of "
+        "every batch, each product of a step on its own operand as in the epoch), or the same "
+        "scoring matmul + `topk` an evaluation runs, timed bare in a loop; *ratio* = measured / floor (for epochs: the median over the timed epochs of "
         "each epoch over the floor timed right after it). *Dense matmuls*: the dense matrix "
         "products of the loss that one step runs, forward and backward (e.g. InfoNCE's "
         "`[B, D] × [D, B]` similarities), timed bare for every batch; *ratio to all products* "
