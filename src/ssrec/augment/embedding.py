@@ -92,8 +92,9 @@ def uniform_noise(x: torch.Tensor, eps: float, generator: torch.Generator | None
       :data:`NOISE_CHUNK_ROWS`, each with its own PCG64 generator (seeded by the seed and the
       chunk's index) and built on its own thread (``torch.get_num_threads()`` of them), in
       cache-sized blocks. The values depend on the seed only, not on the number of threads.
-      PyTorch's CPU generator is serial: on gowalla this stream is about 3x faster. On other
-      devices and dtypes it is the ``"torch"`` stream.
+      PyTorch's CPU generator is serial: on 2 cores a gowalla-sized ``[70839, 64]`` tensor
+      takes 6 ms this way against 13 ms (timed alone). On other devices and dtypes it is the
+      ``"torch"`` stream.
     * ``"torch"``: ``Δ`` is one ``torch.rand(x.shape, generator=generator)`` draw (on CPU
       filled in blocks of :data:`NOISE_BLOCK_ROWS` rows, exactly the same values). This is
       the only stream before the option existed, kept to reproduce those runs.
