@@ -232,8 +232,8 @@ def propagate_rows(
         adj: symmetric normalised adjacency, sparse ``[N, N]``, or one per layer.
         ego: layer-0 embeddings ``[N, D]``.
         n_layers: ``L >= 0``.
-        rows: ``int64 [R]`` node indices (repeats allowed: read once and expanded, as
-            :func:`layer_mean` does).
+        rows: ``int64 [R]`` node indices (repeats allowed: each distinct row is computed
+            once and expanded, so repeats share one noise draw and their gradients add up).
         include_ego: average layers ``0..L`` (True) or ``1..L``.
         noise: an additive perturbation ``f(E^(l), l) -> E^(l) + Δ_l`` applied after each
             layer, whose gradient is the identity (e.g. SimGCL's uniform noise; ``Δ`` must
