@@ -146,3 +146,10 @@ def test_a_saved_config_without_a_new_key_is_read_with_its_legacy_value(planted_
     old = text.replace("  noise_stream: parallel\n", "")
     assert "  noise_stream: torch\n" in _upgrade_config(old)
     assert _upgrade_config(text) == text  # a key that is present keeps its value
+
+
+def test_upgrading_a_saved_config_without_a_model_section_does_not_crash(planted_dir):
+    from ssrec.training.run import _upgrade_config
+
+    text = f"data:\n  dataset: {planted_dir}\n"
+    assert isinstance(_upgrade_config(text), str)

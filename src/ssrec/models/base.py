@@ -37,8 +37,9 @@ class ModelConfig(Section):
 
     ``legacy_defaults`` (a class attribute) gives, for keys added after runs were saved
     without them, the value that reproduces those runs, when it differs from today's default:
-    a saved ``config.yaml`` without the key is read with that value (so a resume that would
-    change the model's behaviour is refused, not done silently).
+    when a run is resumed, its saved ``config.yaml`` without the key is read with that value
+    (so a resume that would change the model's behaviour is refused, not done silently). A
+    config passed with ``--config`` is a new run and takes today's defaults.
     """
 
     legacy_defaults: ClassVar[dict[str, Any]] = {}

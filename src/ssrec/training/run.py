@@ -255,10 +255,11 @@ def _upgrade_config(text: str) -> str:
     try:
         raw = yaml.safe_load(text)
         cfg = build_config(raw)
+        saved = raw.get("model") or {}
         missing = {k: v for k, v in cfg.model_cls().Config.legacy_defaults.items()
-                   if k not in raw.get("model", {})}
+                   if k not in saved}
         if missing:  # keys added since: the values that reproduce the saved run
-            cfg = build_config({**raw, "model": {**raw["model"], **missing}})
+            cfg = build_config({**raw, "model": {**saved, **missing}})
         return dump_config(resolve_data_needs(cfg))
     except (SsrecError, yaml.YAMLError, TypeError, AttributeError):
         return text

@@ -26,7 +26,8 @@ class SimGCLConfig(GraphConfig):
             at the rows the loss reads (the same distribution); ``"torch"`` is one
             ``torch.rand`` draw per layer for all nodes, the only stream before this option
             existed (it reproduces those runs exactly, and is slower: see
-            ``docs/benchmarks.md``). Saved configs without the key read as ``"torch"``.
+            ``docs/benchmarks.md``). A run resumed from a ``config.yaml`` saved without the
+            key reads it as ``"torch"``.
     """
 
     n_layers: int = Field(2, ge=1)

@@ -24,8 +24,8 @@ class XSimGCLConfig(GraphConfig):
         cl_weight: weight λ of the contrastive loss (0.2).
         noise_stream: how the noise is drawn (``"parallel"``, on all CPU threads; or
             ``"torch"``, the only stream before this option existed, which reproduces those
-            runs; see :func:`~ssrec.augment.uniform_noise`). Saved configs without the key
-            read as ``"torch"``.
+            runs; see :func:`~ssrec.augment.uniform_noise`). A run resumed from a
+            ``config.yaml`` saved without the key reads it as ``"torch"``.
     """
 
     n_layers: int = Field(2, ge=1)

@@ -224,9 +224,12 @@ def propagate_rows(
     last_noise_at_rows: bool = False,
 ) -> torch.Tensor:
     """``layer_mean(propagate_layers(adj, ego, n_layers, noise), include_ego)[rows]`` in one
-    pass, for a symmetric ``Â``: the same values and gradients, with less memory traffic
-    (no layer is kept for the backward pass, and each layer's share of the rows' gradient is
-    added in place; see :class:`_PropagateRows`).
+    pass, for a symmetric ``Â``, with less memory traffic (no layer is kept for the backward
+    pass, and each layer's share of the rows' gradient is added in place; see
+    :class:`_PropagateRows`). The values and the gradient are the same, bit for bit. One
+    caveat: when ``ego`` has other uses (LightGCN's L2 penalty) and ``include_ego``, the ego's
+    share is added inside, so autograd sums the ego's gradient terms in another order, which
+    can change the last bits.
 
     Args:
         adj: symmetric normalised adjacency, sparse ``[N, N]``, or one per layer.
