@@ -80,8 +80,8 @@ MODELS: Registry[type[Recommender]] = Registry("model")
 
 
 def matmul_into(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
-    """``a @ b``, written into ``out`` when one of the result's dtype and device is given (the
-    evaluator's score buffer, see :meth:`Recommender.score_into`); else a new tensor."""
+    """``a @ b``, written into ``out`` when ``out`` is given with the result's dtype and device
+    (the evaluator's score buffer, see :meth:`Recommender.score_into`); else a new tensor."""
     if out is None or out.dtype != a.dtype or out.device != a.device:
         return a @ b
     return torch.matmul(a, b, out=out)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
-
-import torch
 from pydantic import Field, model_validator
 
-from ssrec.augment import uniform_noise
 from ssrec.models.base import LossOutput, register_model
-from ssrec.models.cf import GraphCF, GraphConfig
+from ssrec.models.graph.simgcl import SimGCL, SimGCLConfig
 from ssrec.sampling import PairBatch
 
 
-class XSimGCLConfig(GraphConfig):
-    """XSimGCL hyper-parameters (defaults: the paper / its reference implementation).
+class XSimGCLConfig(SimGCLConfig):
+    """XSimGCL hyper-parameters (defaults: the paper / its reference implementation); SimGCL's,
+    plus the contrasted layer.
 
     Attributes:
         n_layers: propagation layers (2).
@@ -22,20 +19,14 @@ class XSimGCLConfig(GraphConfig):
         eps: L2 norm of the per-layer noise ε (0.2).
         tau: InfoNCE temperature τ (0.15).
         cl_weight: weight λ of the contrastive loss (0.2).
-        noise_stream: how the noise is drawn (``"parallel"``, on all CPU threads; or
-            ``"torch"``, the only stream before this option existed, which reproduces those
-            runs; see :func:`~ssrec.augment.uniform_noise`). A run resumed from a
-            ``config.yaml`` saved without the key reads it as ``"torch"``.
+        noise_stream: as SimGCL's (``"parallel"``; the last layer is perturbed in full, since
+            XSimGCL reads it at every row of its BPR and InfoNCE terms).
     """
 
-    n_layers: int = Field(2, ge=1)
     layer_cl: int = Field(1, ge=1)
     eps: float = Field(0.2, ge=0)
     tau: float = Field(0.15, gt=0)
     cl_weight: float = Field(0.2, ge=0)
-    noise_stream: Literal["parallel", "torch"] = "parallel"
-    # runs saved before the key existed drew the "torch" stream
-    legacy_defaults: ClassVar[dict[str, Any]] = {"noise_stream": "torch"}
 
     @model_validator(mode="after")
     def _check_layer(self) -> XSimGCLConfig:
@@ -45,7 +36,7 @@ class XSimGCLConfig(GraphConfig):
 
 
 @register_model("XSimGCL")
-class XSimGCL(GraphCF):
+class XSimGCL(SimGCL):
     """XSimGCL: SimGCL with a single noisy forward pass. The final (layer-averaged, 1..L)
     representation of the noisy propagation is used both for the BPR loss and as one view; the
     output of layer ``l*`` of the same pass is the other view (cross-layer contrast). Scoring
@@ -63,12 +54,6 @@ class XSimGCL(GraphCF):
     Config = XSimGCLConfig
     paper = ("Yu et al., XSimGCL: Towards Extremely Simple Graph Contrastive Learning for "
              "Recommendation, IEEE TKDE 2023")
-    include_ego = False
-
-    def _noise(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        return uniform_noise(x, self.cfg.eps, generator=self.generator,
-                             stream=self.cfg.noise_stream)
-
     def loss(self, batch: PairBatch) -> LossOutput:
         nodes, layers = self.propagate_nodes(layer_hook=self._noise)  # [U+I, D]
         parts = self.node_bpr_parts(nodes, layers[0], batch)

@@ -121,6 +121,16 @@ def propagate(
     return layer_mean(layers, include_ego), layers
 
 
+def _per_layer(adj: torch.Tensor | Sequence[torch.Tensor], n_layers: int
+               ) -> list[torch.Tensor]:
+    """The adjacency of each layer ``1..L``: one graph repeated, or the list given."""
+    if isinstance(adj, torch.Tensor):
+        return [adj] * n_layers
+    if len(adj) != n_layers:
+        raise ValueError(f"got {len(adj)} adjacency matrices for {n_layers} layers")
+    return list(adj)
+
+
 def propagate_layers(
     adj: torch.Tensor | Sequence[torch.Tensor],
     ego: torch.Tensor,
@@ -133,13 +143,11 @@ def propagate_layers(
     Raises:
         ValueError: a list of adjacency matrices whose length is not ``n_layers``.
     """
-    per_layer = not isinstance(adj, torch.Tensor)
-    if per_layer and len(adj) != n_layers:
-        raise ValueError(f"got {len(adj)} adjacency matrices for {n_layers} layers")
+    mats = _per_layer(adj, n_layers)
     layers = [ego]
     x = ego
     for layer in range(1, n_layers + 1):
-        x = spmm(adj[layer - 1] if per_layer else adj, x, symmetric)
+        x = spmm(mats[layer - 1], x, symmetric)
         if layer_hook is not None:
             x = layer_hook(x, layer)
         layers.append(x)
@@ -184,9 +192,7 @@ class _PropagateRows(torch.autograd.Function):
         if include_ego or n_layers == 0:
             acc = x[rows]
         for layer in range(1, n_layers + 1):
-            if SpmmCounter.active is not None:
-                SpmmCounter.active.forward += 1
-            x = torch.sparse.mm(adj[layer - 1], x)
+            x = spmm(adj[layer - 1], x)  # no gradient in here: the bare product, counted
             last = layer == n_layers
             if noise is not None and not (last and last_noise_at_rows):
                 x = noise(x, layer)
@@ -251,10 +257,7 @@ def propagate_rows(
     Raises:
         ValueError: a list of adjacency matrices whose length is not ``n_layers``.
     """
-    per_layer = not isinstance(adj, torch.Tensor)
-    if per_layer and len(adj) != n_layers:
-        raise ValueError(f"got {len(adj)} adjacency matrices for {n_layers} layers")
-    mats = list(adj) if per_layer else [adj] * n_layers
+    mats = _per_layer(adj, n_layers)
     rows, inverse = torch.unique(rows, return_inverse=True)
     out = _PropagateRows.apply(ego, mats, rows, include_ego, noise, last_noise_at_rows)
     return out.index_select(0, inverse)  # backward: index_add_, much faster than indexing's
