@@ -9,8 +9,9 @@ For each model on a dataset, in a fresh subprocess (so peak memory is per model)
   training step runs (forward and backward of the propagation, counted with
   :class:`ssrec.models.layers.SpmmCounter`), times the batches per epoch, timed bare in a loop
   right after each timed epoch, each product of a step on its own ``[N, D]`` operand as in the
-  epoch (``floor_operand_cost`` compares this with one reused, cache-warm operand) (median; ``epoch_floor_ratio_median`` is the median of the
-  epoch / floor pairs, since this machine's speed drifts within a run);
+  epoch (``floor_operand_cost`` compares this with one reused, cache-warm operand). The
+  median is reported; ``epoch_floor_ratio_median`` is the median of the epoch / floor pairs,
+  since this machine's speed drifts within a run;
 * ``epoch_dense_floor_seconds_each``: the dense matrix products of one step's loss (e.g.
   InfoNCE's ``[B, D] x [D, B]`` similarities, forward and backward, recorded by operand
   shapes), times the batches per epoch, timed bare right after each timed epoch;
@@ -300,8 +301,9 @@ def render(results_dir: Path = RESULTS) -> str:
         "the command line above each table). *Floor* is the kernel floor: the same "
         "sparse–dense products a training epoch runs (forward and backward of the propagation, "
         "every batch, each product of a step on its own operand as in the epoch), or the same "
-        "scoring matmul + `topk` an evaluation runs, timed bare in a loop; *ratio* = measured / floor (for epochs: the median over the timed epochs of "
-        "each epoch over the floor timed right after it). *Dense matmuls*: the dense matrix "
+        "scoring matmul + `topk` an evaluation runs, timed bare in a loop; *ratio* = "
+        "measured / floor (for epochs: the median over the timed epochs of each epoch over the "
+        "floor timed right after it). *Dense matmuls*: the dense matrix "
         "products of the loss that one step runs, forward and backward (e.g. InfoNCE's "
         "`[B, D] × [D, B]` similarities), timed bare for every batch; *ratio to all products* "
         "counts them in the floor.",
