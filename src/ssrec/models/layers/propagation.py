@@ -190,13 +190,13 @@ class _PropagateRows(torch.autograd.Function):
         n_layers = len(adj)
         x, acc = ego.detach(), None
         if include_ego or n_layers == 0:
-            acc = x[rows]
+            acc = x.index_select(0, rows)
         for layer in range(1, n_layers + 1):
             x = spmm(adj[layer - 1], x)  # no gradient in here: the bare product, counted
             last = layer == n_layers
             if noise is not None and not (last and last_noise_at_rows):
                 x = noise(x, layer)
-            xr = x[rows]
+            xr = x.index_select(0, rows)
             if noise is not None and last and last_noise_at_rows:
                 xr = noise(xr, layer)
             acc = xr if acc is None else acc + xr  # the running sum of layer_mean
