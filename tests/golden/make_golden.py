@@ -2,9 +2,9 @@
 
 The file was produced BEFORE the speed work of the benchmark issue; ``test_golden.py`` checks
 that every optimisation since leaves these numbers exactly unchanged on CPU (SimGCL and
-XSimGCL with the noise stream of that time, ``noise_stream=torch``). The ``*-parallel-noise``
-cases were added with the default "parallel" stream, a different stream of the same noise
-distribution. Only regenerate the file for an intended change of results, and say so in the
+XSimGCL with the noise stream of that time, ``noise_stream=torch``). The ``*-counter-noise``
+cases were recorded with the default "counter" stream, a different stream of the same noise
+distribution (that stream is defined by its seed and element index, so they also pin it). Only regenerate the file for an intended change of results, and say so in the
 commit message.
 
     SSREC_DATA_DIR=../shared/data python tests/golden/make_golden.py
@@ -22,12 +22,12 @@ CASES = {
     "MF": ["model.name=MF"],
     "LightGCN-2": ["model.name=LightGCN", "model.n_layers=2"],
     # the noise stream of the runs recorded before the speed work (the default since is
-    # "parallel", a different stream of the same distribution)
+    # "counter", a different stream of the same distribution)
     "SimGCL": ["model.name=SimGCL", "model.cl_weight=0.1", "model.noise_stream=torch"],
     "XSimGCL": ["model.name=XSimGCL", "model.noise_stream=torch"],
-    # the default "parallel" noise stream, recorded when it was introduced (2026-11-30)
-    "SimGCL-parallel-noise": ["model.name=SimGCL", "model.cl_weight=0.1"],
-    "XSimGCL-parallel-noise": ["model.name=XSimGCL"],
+    # the default "counter" noise stream, recorded when it was introduced (2026-11-30)
+    "SimGCL-counter-noise": ["model.name=SimGCL", "model.cl_weight=0.1"],
+    "XSimGCL-counter-noise": ["model.name=XSimGCL"],
 }
 COMMON = ["data.dataset=lastfm", "presets=false", "train.epochs=3", "train.progress=false",
           "seed=2020", "eval.block_size=500"]

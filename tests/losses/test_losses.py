@@ -33,6 +33,31 @@ def test_info_nce_by_hand():
         info_nce(a, b[:1], 0.2)
 
 
+@pytest.mark.parametrize("normalize", [True, False])
+def test_fused_info_nce_matches_the_composite(normalize):
+    """The fused function gives the composite's value and gradients (float64: to rounding);
+    ``fused=False`` is ``F.cross_entropy(a @ b.T / τ)`` as autograd composes it, bit for bit."""
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(40, 6, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(40, 6, dtype=torch.float64, generator=g, requires_grad=True)
+    fused = info_nce(a, b, 0.3, normalize=normalize)
+    composite = info_nce(a, b, 0.3, normalize=normalize, fused=False)
+    ga, gb = torch.autograd.grad(0.7 * fused, (a, b))
+    ca, cb = torch.autograd.grad(0.7 * composite, (a, b))
+    torch.testing.assert_close(fused, composite, rtol=1e-12, atol=0)
+    torch.testing.assert_close(ga, ca, rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(gb, cb, rtol=1e-10, atol=1e-14)
+    assert torch.autograd.gradcheck(lambda x, y: info_nce(x, y, 0.3, normalize=normalize),
+                                    (a, b))
+    a32, b32 = (t.detach().float().requires_grad_() for t in (a, b))
+    an, bn = (F.normalize(t, dim=1) if normalize else t for t in (a32, b32))
+    reference = F.cross_entropy(an @ bn.T / 0.3, torch.arange(40))
+    got = info_nce(a32, b32, 0.3, normalize=normalize, fused=False)
+    assert torch.equal(got, reference)
+    assert all(torch.equal(x, y) for x, y in zip(torch.autograd.grad(got, (a32, b32)),
+                                                 torch.autograd.grad(reference, (a32, b32))))
+
+
 def test_l2_regularization():
     u = torch.tensor([[1.0, 2.0], [0.0, 1.0]])
     n = torch.ones(2, 3, 2)

@@ -134,7 +134,7 @@ def test_zero_epochs_warns_that_the_model_is_untrained(planted_dir, caplog):
 
 def test_a_saved_config_without_a_new_key_is_read_with_its_legacy_value(planted_dir):
     """SimGCL runs saved before ``noise_stream`` existed drew the "torch" stream: resuming one
-    under today's default ("parallel") would silently change its noise, so the upgraded
+    under today's default ("counter") would silently change its noise, so the upgraded
     config says "torch" and a resume with the default is refused."""
     from ssrec.config import dump_config
     from ssrec.training.run import _upgrade_config, resolve_data_needs
@@ -142,8 +142,8 @@ def test_a_saved_config_without_a_new_key_is_read_with_its_legacy_value(planted_
     cfg = resolve_data_needs(load_config(None, ["model.name=SimGCL",
                                                 f"data.dataset={planted_dir}"]))
     text = dump_config(cfg)
-    assert "  noise_stream: parallel\n" in text
-    old = text.replace("  noise_stream: parallel\n", "")
+    assert "  noise_stream: counter\n" in text
+    old = text.replace("  noise_stream: counter\n", "")
     assert "  noise_stream: torch\n" in _upgrade_config(old)
     assert _upgrade_config(text) == text  # a key that is present keeps its value
 

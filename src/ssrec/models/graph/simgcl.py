@@ -21,20 +21,20 @@ class SimGCLConfig(GraphConfig):
         eps: L2 norm of the noise added at every layer, ε (0.1).
         tau: InfoNCE temperature τ (0.2).
         cl_weight: weight λ of the contrastive loss (0.5).
-        noise_stream: how the noise is drawn (``"parallel"``): ``"parallel"`` draws it on all
-            CPU threads (:func:`~ssrec.augment.uniform_noise`) and the last layer's noise only
-            at the rows the loss reads (the same distribution); ``"torch"`` is one
-            ``torch.rand`` draw per layer for all nodes, the only stream before this option
-            existed (it reproduces those runs exactly, and is slower: see
-            ``docs/benchmarks.md``). A run resumed from a ``config.yaml`` saved without the
-            key reads it as ``"torch"``.
+        noise_stream: how the noise is drawn (``"counter"``): ``"counter"`` is a counter-based
+            stream drawn by a compiled kernel (:func:`~ssrec.augment.uniform_noise`), and the
+            last layer's noise only at the rows the loss reads (the same distribution), with
+            the fused InfoNCE (:func:`~ssrec.losses.info_nce`). ``"torch"`` reproduces the
+            runs from before this option existed bit for bit: one ``torch.rand`` draw per layer
+            for all nodes, and their arithmetic (slower: see ``docs/benchmarks.md``). A run
+            resumed from a ``config.yaml`` saved without the key reads it as ``"torch"``.
     """
 
     n_layers: int = Field(2, ge=1)
     eps: float = Field(0.1, ge=0)
     tau: float = Field(0.2, gt=0)
     cl_weight: float = Field(0.5, ge=0)
-    noise_stream: Literal["parallel", "torch"] = "parallel"
+    noise_stream: Literal["counter", "torch"] = "counter"
     # runs saved before the key existed drew the "torch" stream
     legacy_defaults: ClassVar[dict[str, Any]] = {"noise_stream": "torch"}
 
@@ -69,10 +69,12 @@ class SimGCL(GraphCF):
         # each loss reads the layer average at the rows it needs (rows_reader)
         ego = self.ego()
         parts = self.node_bpr_parts(self.rows_reader(ego=ego), ego, batch)
-        fast = self.cfg.noise_stream == "parallel"
+        fast = self.cfg.noise_stream == "counter"
         # the "torch" stream reproduces older runs bit for bit: there each view built its own
-        # ego (one shared ego sums the same gradients in another order)
+        # ego (one shared ego sums the same gradients in another order), and InfoNCE was
+        # autograd's composite
         view1, view2 = (self.rows_reader(self._noise, fast, ego if fast else None)
                         for _ in range(2))
-        parts["cl"] = self.cfg.cl_weight * self.node_info_nce(view1, view2, batch, self.cfg.tau)
+        parts["cl"] = self.cfg.cl_weight * self.node_info_nce(view1, view2, batch, self.cfg.tau,
+                                                              fused=fast)
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)

@@ -19,7 +19,7 @@ class XSimGCLConfig(SimGCLConfig):
         eps: L2 norm of the per-layer noise ε (0.2).
         tau: InfoNCE temperature τ (0.15).
         cl_weight: weight λ of the contrastive loss (0.2).
-        noise_stream: as SimGCL's (``"parallel"``; the last layer is perturbed in full, since
+        noise_stream: as SimGCL's (``"counter"``; the last layer is perturbed in full, since
             XSimGCL reads it at every row of its BPR and InfoNCE terms).
     """
 
@@ -58,6 +58,6 @@ class XSimGCL(SimGCL):
         nodes, layers = self.propagate_nodes(layer_hook=self._noise)  # [U+I, D]
         parts = self.node_bpr_parts(nodes, layers[0], batch)
         cl_view = layers[self.cfg.layer_cl]  # [U+I, D]
-        parts["cl"] = self.cfg.cl_weight * self.node_info_nce(nodes, cl_view, batch,
-                                                              self.cfg.tau)
+        parts["cl"] = self.cfg.cl_weight * self.node_info_nce(
+            nodes, cl_view, batch, self.cfg.tau, fused=self.cfg.noise_stream == "counter")
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)
