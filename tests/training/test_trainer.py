@@ -148,6 +148,14 @@ def test_a_saved_config_without_a_new_key_is_read_with_its_legacy_value(planted_
     assert _upgrade_config(text) == text  # a key that is present keeps its value
 
 
+def test_the_retired_parallel_noise_stream_is_refused_with_a_reason(planted_dir):
+    from ssrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="replaced by 'counter'"):
+        load_config(None, ["model.name=SimGCL", f"data.dataset={planted_dir}",
+                           "model.noise_stream=parallel"]).model_params()
+
+
 def test_upgrading_a_saved_config_without_a_model_section_does_not_crash(planted_dir):
     from ssrec.training.run import _upgrade_config
 

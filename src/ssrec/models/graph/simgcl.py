@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ssrec.augment import uniform_noise
 from ssrec.models.base import LossOutput, register_model
@@ -37,6 +37,17 @@ class SimGCLConfig(GraphConfig):
     noise_stream: Literal["counter", "torch"] = "counter"
     # runs saved before the key existed drew the "torch" stream
     legacy_defaults: ClassVar[dict[str, Any]] = {"noise_stream": "torch"}
+
+    @field_validator("noise_stream", mode="before")
+    @classmethod
+    def _retired_stream(cls, value: Any) -> Any:
+        if value == "parallel":
+            raise ValueError("the 'parallel' noise stream was replaced by 'counter' on "
+                             "2026-11-30 (the same distribution, drawn faster); a run made "
+                             "with it cannot be continued bit for bit: start it again, or set "
+                             "noise_stream: counter in its config.yaml to continue it with "
+                             "the new stream")
+        return value
 
 
 @register_model("SimGCL")
