@@ -74,6 +74,36 @@ def test_counter_noise_float32_matches_the_float64_draw():
     torch.testing.assert_close(y32.double(), y64, rtol=3e-7, atol=1e-7)
 
 
+def test_counter_noise_leaves_a_row_alone_when_its_draw_is_all_zero():
+    """With D = 1 about one draw in 2^24 is 0; its row has no direction and stays as it is
+    (as in the "torch" stream), not NaN. Row 8478686 of this draw is such a row."""
+    x = torch.ones(8478687, 1)
+    y = uniform_noise(x, 0.1, torch.Generator().manual_seed(0))
+    assert torch.isfinite(y).all() and y[-1, 0] == 1.0
+    assert (y[:-1] == 1.1).float().mean() > 0.99
+
+
+def test_counter_kernel_compiles_without_a_cache_folder(monkeypatch):
+    """numba raises at decoration when it has nowhere to cache (read-only install, no home):
+    the kernel is then compiled for the process only."""
+    import numba
+
+    from ssrec.augment import embedding
+
+    real = numba.njit
+
+    def njit(*args, **kwargs):
+        if kwargs.get("cache"):
+            raise RuntimeError("cannot cache function '_counter_noise': no locator available")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    monkeypatch.setattr(embedding, "_kernel", None)
+    x = torch.randn(10, 4)
+    y = uniform_noise(x, 0.1, torch.Generator().manual_seed(2))
+    torch.testing.assert_close((y - x).norm(dim=1), torch.full((10,), 0.1))
+
+
 def test_edge_dropout_rate_and_reproducibility():
     u = torch.arange(20000) % 100
     i = torch.arange(20000) % 77

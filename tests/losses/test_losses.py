@@ -58,6 +58,28 @@ def test_fused_info_nce_matches_the_composite(normalize):
                                                  torch.autograd.grad(reference, (a32, b32))))
 
 
+@pytest.mark.parametrize("normalize", [True, False])
+def test_fused_info_nce_second_order_and_no_overflow_where_the_composite_has_none(normalize):
+    g = torch.Generator().manual_seed(5)
+    a = torch.randn(6, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(6, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda x, y: info_nce(x, y, 0.5, normalize=normalize),
+                                        (a, b))
+    (ga,) = torch.autograd.grad(info_nce(a, b, 0.5, normalize=normalize), a, create_graph=True)
+    (ca,) = torch.autograd.grad(info_nce(a, b, 0.5, normalize=normalize, fused=False), a,
+                                create_graph=True)
+    hf = torch.autograd.grad(ga.pow(2).sum(), (a, b))
+    hc = torch.autograd.grad(ca.pow(2).sum(), (a, b))
+    for x, y in zip(hf, hc):
+        torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-13)
+    # without normalisation, tau is applied after the product: a / tau alone would overflow
+    big = torch.randn(8, 4, generator=torch.Generator().manual_seed(0)) * 1e36
+    small = torch.randn(8, 4, generator=torch.Generator().manual_seed(1)) * 1e-36
+    fused = info_nce(big, small, 1e-3, normalize=False)
+    assert torch.isfinite(fused)
+    torch.testing.assert_close(fused, info_nce(big, small, 1e-3, normalize=False, fused=False))
+
+
 def test_l2_regularization():
     u = torch.tensor([[1.0, 2.0], [0.0, 1.0]])
     n = torch.ones(2, 3, 2)

@@ -148,12 +148,24 @@ def test_a_saved_config_without_a_new_key_is_read_with_its_legacy_value(planted_
     assert _upgrade_config(text) == text  # a key that is present keeps its value
 
 
-def test_the_retired_parallel_noise_stream_is_refused_with_a_reason(planted_dir):
+def test_the_retired_parallel_noise_stream_is_refused_for_training_only(planted_dir):
+    """Runs made with the retired "parallel" stream can still be loaded (to be evaluated or to
+    recommend), but not trained: that stream no longer exists."""
     from ssrec.errors import ConfigError
+    from ssrec.training.run import build_model, resolve_data_needs
 
+    cfg = resolve_data_needs(load_config(None, [
+        "model.name=SimGCL", f"data.dataset={planted_dir}", "model.noise_stream=parallel",
+        "train.epochs=1", "train.progress=false"]))
+    assert cfg.model_params().noise_stream == "parallel"
+    from ssrec.data import load_dataset
+
+    model = build_model(cfg, load_dataset(cfg.data, seed=cfg.seed))
+    model.eval()
+    model.on_eval_start("test")
+    assert model.score(torch.arange(3)).shape == (3, model.n_items)
     with pytest.raises(ConfigError, match="replaced by 'counter'"):
-        load_config(None, ["model.name=SimGCL", f"data.dataset={planted_dir}",
-                           "model.noise_stream=parallel"]).model_params()
+        run(cfg, write=False)
 
 
 def test_upgrading_a_saved_config_without_a_model_section_does_not_crash(planted_dir):

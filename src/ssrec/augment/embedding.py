@@ -54,8 +54,9 @@ def _counter_noise(x: np.ndarray, out: np.ndarray, eps: float, state: np.uint64)
             k = (z ^ (z >> _U64(31))) >> _U64(40)  # the top 24 bits
             ss += k * k  # < 2^48 each: exact
             u[j] = k
-        # eps / ||u||: the 2^-24 of the uniforms cancels out
-        scale[0] = eps / max(math.sqrt(np.float64(ss)), 1e-300)
+        # eps / ||u||: the 2^-24 of the uniforms cancels out; an all-zero draw (ss = 0, so
+        # every u[j] = 0) leaves the row as it is
+        scale[0] = eps / max(math.sqrt(np.float64(ss)), 1.0)
         sc = scale[0]
         for j in range(d):
             v = x[i, j]
@@ -68,13 +69,16 @@ def _counter_noise(x: np.ndarray, out: np.ndarray, eps: float, state: np.uint64)
 
 
 def _counter_kernel() -> Callable[..., None]:
-    """:func:`_counter_noise` compiled by numba (on first use; cached on disk), without the
-    GIL."""
+    """:func:`_counter_noise` compiled by numba (on first use), without the GIL; cached on disk
+    when numba finds a writable cache folder (else compiled again in each process)."""
     global _kernel
     if _kernel is None:
         import numba
 
-        _kernel = numba.njit(nogil=True, cache=True)(_counter_noise)
+        try:
+            _kernel = numba.njit(nogil=True, cache=True)(_counter_noise)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            _kernel = numba.njit(nogil=True)(_counter_noise)
     return _kernel
 
 
@@ -112,7 +116,7 @@ def uniform_noise(x: torch.Tensor, eps: float, generator: torch.Generator | None
       ``[0, 1)`` like ``torch.rand``'s float32 draws. A compiled kernel (numba) draws, normalises
       and adds in one pass: on 2 cores a gowalla-sized ``[70839, 64]`` tensor takes about
       1.4 ms, against 9 ms for ``torch.rand`` alone (PyTorch's CPU generator is serial). On
-      other devices and dtypes it is the ``"torch"`` stream.
+      other devices, dtypes and numbers of dimensions it is the ``"torch"`` stream.
     * ``"torch"``: ``Δ`` is one ``torch.rand(x.shape, generator=generator)`` draw (on CPU
       filled in blocks of :data:`NOISE_BLOCK_ROWS` rows, exactly the same values). The only
       stream before the option existed, kept to reproduce those runs.
@@ -125,13 +129,14 @@ def uniform_noise(x: torch.Tensor, eps: float, generator: torch.Generator | None
         stream: ``"counter"`` or ``"torch"`` (see above).
 
     Returns:
-        ``[N, D]`` perturbed embeddings (a new tensor; ``x`` is not modified). The gradient
-        with respect to ``x`` is the identity (the noise and ``sign(x)`` carry none).
+        ``[N, D]`` perturbed embeddings, a new tensor (``x`` is not modified), or ``x`` itself
+        when ``eps == 0`` or not ``training``. The gradient with respect to ``x`` is the
+        identity (the noise and ``sign(x)`` carry none).
 
     Raises:
-        ValueError: if ``eps < 0`` or ``stream`` is unknown.
+        ValueError: if ``eps`` is negative or NaN, or ``stream`` is unknown.
     """
-    if eps < 0:
+    if not eps >= 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
     if stream not in NOISE_STREAMS:
         raise ValueError(f"unknown noise stream {stream!r}; expected one of {NOISE_STREAMS}")

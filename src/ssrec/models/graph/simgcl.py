@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ssrec.augment import uniform_noise
-from ssrec.models.base import LossOutput, register_model
+from ssrec.errors import ConfigError
+from ssrec.models.base import LossOutput, TrainContext, register_model
 from ssrec.models.cf import GraphCF, GraphConfig
 from ssrec.sampling import PairBatch
 
@@ -28,26 +29,17 @@ class SimGCLConfig(GraphConfig):
             runs from before this option existed bit for bit: one ``torch.rand`` draw per layer
             for all nodes, and their arithmetic (slower: see ``docs/benchmarks.md``). A run
             resumed from a ``config.yaml`` saved without the key reads it as ``"torch"``.
+            ``"parallel"``, the default for a day before ``"counter"`` replaced it, is
+            accepted so that its runs can still be evaluated, but training with it is refused.
     """
 
     n_layers: int = Field(2, ge=1)
     eps: float = Field(0.1, ge=0)
     tau: float = Field(0.2, gt=0)
     cl_weight: float = Field(0.5, ge=0)
-    noise_stream: Literal["counter", "torch"] = "counter"
+    noise_stream: Literal["counter", "torch", "parallel"] = "counter"
     # runs saved before the key existed drew the "torch" stream
     legacy_defaults: ClassVar[dict[str, Any]] = {"noise_stream": "torch"}
-
-    @field_validator("noise_stream", mode="before")
-    @classmethod
-    def _retired_stream(cls, value: Any) -> Any:
-        if value == "parallel":
-            raise ValueError("the 'parallel' noise stream was replaced by 'counter' on "
-                             "2026-11-30 (the same distribution, drawn faster); a run made "
-                             "with it cannot be continued bit for bit: start it again, or set "
-                             "noise_stream: counter in its config.yaml to continue it with "
-                             "the new stream")
-        return value
 
 
 @register_model("SimGCL")
@@ -71,6 +63,15 @@ class SimGCL(GraphCF):
     paper = ("Yu et al., Are Graph Augmentations Necessary? Simple Graph Contrastive Learning "
              "for Recommendation, SIGIR 2022")
     include_ego = False
+
+    def on_fit_start(self, ctx: TrainContext) -> None:
+        super().on_fit_start(ctx)
+        if self.cfg.noise_stream == "parallel":
+            raise ConfigError(
+                "model.noise_stream: the 'parallel' noise stream was replaced by 'counter' on "
+                "2026-11-30 (the same distribution, drawn faster); a run made with it cannot "
+                "be continued bit for bit: start it again, or set noise_stream: counter in its "
+                "config.yaml to continue it with the new stream")
 
     def _noise(self, x: torch.Tensor, layer: int) -> torch.Tensor:
         return uniform_noise(x, self.cfg.eps, generator=self.generator,
