@@ -16,6 +16,8 @@ For each model on a dataset, in a fresh subprocess (so peak memory is per model)
   InfoNCE's ``[B, D] x [D, B]`` similarities, forward and backward, recorded by operand
   shapes), times the batches per epoch, timed bare right after each timed epoch;
   ``epoch_all_products_ratio_median`` counts them in the floor;
+* ``spmm_seconds_by_layout``: one product ``Â @ X`` with ``Â`` as COO, CSR with int64 and
+  CSR with int32 indices (the layout ssrec uses);
 * ``eval_seconds``: one full-ranking evaluation of the test split (every test user × every
   item, training + validation items masked, top-max(K));
 * ``eval_floor_seconds``: the bare scoring matmul + ``topk`` over the same users and blocks;
@@ -98,6 +100,26 @@ class _DenseMatmuls(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+def spmm_by_layout(adj: torch.Tensor, dim: int, reps: int = 20) -> dict[str, float]:
+    """Seconds per product ``Â @ X`` (``X`` ``[N, dim]``) for the sparse layouts PyTorch
+    offers on CPU: COO (int64 indices) and CSR with int64 or int32 indices (ssrec's)."""
+    x = torch.randn(adj.shape[1], dim)
+    crow, col = adj.crow_indices(), adj.col_indices()
+    layouts = {
+        "coo_int64": adj.to_sparse_coo().coalesce(),
+        "csr_int64": torch.sparse_csr_tensor(crow.long(), col.long(), adj.values(), adj.shape),
+        "csr_int32": torch.sparse_csr_tensor(crow.int(), col.int(), adj.values(), adj.shape),
+    }
+    out = {}
+    for name, m in layouts.items():
+        torch.sparse.mm(m, x)  # warm-up
+        t = time.perf_counter()
+        for _ in range(reps):
+            torch.sparse.mm(m, x)
+        out[name] = (time.perf_counter() - t) / reps
+    return out
+
+
 def child_train(args: argparse.Namespace) -> dict:
     from ssrec.data import load_dataset
     from ssrec.evaluation import Evaluator
@@ -162,13 +184,15 @@ def child_train(args: argparse.Namespace) -> dict:
 
     floors: list[float] = []
     dense_floors: list[float] = []
-    operand_cost = None
+    operand_cost = layouts = None
     if model.trainable:
         if adj is not None and per_step:
             torch.sparse.mm(adj, xs[0])  # warm-up
             # what the distinct operands cost against one reused operand (10 steps each)
             operand_cost = {"one_operand_s_per_10_steps": floor_once(False, 10),
                             "distinct_operands_s_per_10_steps": floor_once(True, 10)}
+            if adj.layout == torch.sparse_csr:
+                layouts = spmm_by_layout(adj, cfg.model_params().embedding_dim)
         for e in range(1, args.warmup + args.epochs + 1):
             t = time.perf_counter()
             trainer.train_epoch(e)
@@ -213,6 +237,7 @@ def child_train(args: argparse.Namespace) -> dict:
         "epoch_floor_ratio_median": statistics.median(e / f for e, f in zip(epochs, floors))
         if floors else None,
         "floor_operand_cost": operand_cost,
+        "spmm_seconds_by_layout": layouts,
         "dense_matmuls_per_step": [list(a) + list(b[-1:]) for a, b in dense_shapes],
         "epoch_dense_floor_seconds_each": dense_floors,
         "epoch_all_products_ratio_median": statistics.median(
@@ -344,6 +369,12 @@ def render(results_dir: Path = RESULTS) -> str:
                   f"{r0['batch_size']} ({r0['batches_per_epoch']} batches per epoch); evaluation "
                   f"of {r0['eval_users']:,} users × {r0['eval_items']:,} items in blocks of "
                   f"{r0['eval_block_size']}."]
+        lay = next((r["spmm_seconds_by_layout"] for r in rep["results"]
+                    if r.get("spmm_seconds_by_layout")), None)
+        if lay:
+            lines += ["", "One propagation product `Â @ X` (`X` of width D) by sparse layout, ms: "
+                      + ", ".join(f"{k.replace('_', ' ')} {v * 1e3:.1f}" for k, v in lay.items())
+                      + " (ssrec uses CSR with int32 indices)."]
         if rep.get("eval_memory"):
             lines += ["", "Evaluation memory (fresh process, untrained model):", "",
                       "| block size | score block MB | peak RSS increase MB | dense users × items "
