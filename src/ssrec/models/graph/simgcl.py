@@ -73,6 +73,13 @@ class SimGCL(GraphCF):
                 "be continued bit for bit: start it again, or set noise_stream: counter in its "
                 "config.yaml to continue it with the new stream")
 
+    @property
+    def _fast(self) -> bool:
+        """Today's arithmetic (the counter stream): False for ``noise_stream="torch"``, which
+        reproduces older runs bit for bit (one ego per view, InfoNCE as autograd's
+        composite)."""
+        return self.cfg.noise_stream == "counter"
+
     def _noise(self, x: torch.Tensor, layer: int) -> torch.Tensor:
         return uniform_noise(x, self.cfg.eps, generator=self.generator,
                              stream=self.cfg.noise_stream)
@@ -81,10 +88,7 @@ class SimGCL(GraphCF):
         # each loss reads the layer average at the rows it needs (rows_reader)
         ego = self.ego()
         parts = self.node_bpr_parts(self.rows_reader(ego=ego), ego, batch)
-        fast = self.cfg.noise_stream == "counter"
-        # the "torch" stream reproduces older runs bit for bit: there each view built its own
-        # ego (one shared ego sums the same gradients in another order), and InfoNCE was
-        # autograd's composite
+        fast = self._fast  # else each view builds its own ego (another summation order)
         view1, view2 = (self.rows_reader(self._noise, fast, ego if fast else None)
                         for _ in range(2))
         parts["cl"] = self.cfg.cl_weight * self.node_info_nce(view1, view2, batch, self.cfg.tau,

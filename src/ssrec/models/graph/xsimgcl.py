@@ -59,5 +59,5 @@ class XSimGCL(SimGCL):
         parts = self.node_bpr_parts(nodes, layers[0], batch)
         cl_view = layers[self.cfg.layer_cl]  # [U+I, D]
         parts["cl"] = self.cfg.cl_weight * self.node_info_nce(
-            nodes, cl_view, batch, self.cfg.tau, fused=self.cfg.noise_stream == "counter")
+            nodes, cl_view, batch, self.cfg.tau, fused=self._fast)
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)

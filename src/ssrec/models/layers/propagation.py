@@ -32,6 +32,13 @@ class SpmmCounter:
         SpmmCounter.active = None
 
 
+def _backward_product(adj: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """``adj @ grad`` for a backward pass, counted by an active :class:`SpmmCounter`."""
+    if SpmmCounter.active is not None:
+        SpmmCounter.active.backward += 1
+    return torch.sparse.mm(adj, grad)
+
+
 class _SymmetricSpMM(torch.autograd.Function):
     """``Â @ X`` for a symmetric sparse ``Â``; the backward pass is ``Â @ G`` (since ``Â^T = Â``),
     which avoids transposing the sparse matrix on every step."""
@@ -43,9 +50,7 @@ class _SymmetricSpMM(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        if SpmmCounter.active is not None:
-            SpmmCounter.active.backward += 1
-        return None, torch.sparse.mm(ctx.adj, grad)
+        return None, _backward_product(ctx.adj, grad)
 
 
 class _TransposedSpMM(torch.autograd.Function):
@@ -60,9 +65,7 @@ class _TransposedSpMM(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        if SpmmCounter.active is not None:
-            SpmmCounter.active.backward += 1
-        return None, None, torch.sparse.mm(ctx.adj_t, grad)
+        return None, None, _backward_product(ctx.adj_t, grad)
 
 
 def spmm(adj: torch.Tensor, x: torch.Tensor, symmetric: bool = True,
@@ -212,9 +215,7 @@ class _PropagateRows(torch.autograd.Function):
         # G_L: the rows' share of the last layer (or of the ego layer when L = 0)
         out = grad.new_zeros(ctx.n, grad.shape[1]).index_add_(0, rows, g)
         for layer in range(len(ctx.adj), 0, -1):
-            if SpmmCounter.active is not None:
-                SpmmCounter.active.backward += 1
-            out = torch.sparse.mm(ctx.adj[layer - 1], out)  # Â symmetric: Âᵀ G = Â G
+            out = _backward_product(ctx.adj[layer - 1], out)  # Â symmetric: Âᵀ G = Â G
             if layer > 1 or ctx.include_ego:
                 out.index_add_(0, rows, g)  # distinct rows: the same sums as autograd's
         return out, None, None, None, None, None
