@@ -6,6 +6,7 @@
                 [--seed S] [--out RUN_DIR] [--data-dir DIR] [--device DEV] [--resume | --overwrite]
     ssrec evaluate RUN_DIR [--split valid|test|both] [--block-size N] [--json]
     ssrec recommend RUN_DIR --user RAW_ID [-k 10] [--json]
+    ssrec compare SPEC.yaml [--report] [--status] [--jobs N] [--datasets ...] [--models ...]
     ssrec models [--json]
     ssrec datasets [--json]
     ssrec data describe NAME_OR_PATH [--json] [--set data.k=v ...]   (includes the social graph
@@ -64,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             Path(args.out) / "config.yaml").is_file():
         raise SsrecError(f"{args.out} already holds a run (config.yaml); pass --resume to "
                          "continue it, --overwrite to replace it, or choose another --out")
-    result = run(cfg, resume=args.resume)
+    result = run(cfg, resume=args.resume, allow_data_change=args.allow_data_change)
     out = {"best_epoch": result.best_epoch, "test": result.test, "run_dir": result.run_dir}
     if args.json:
         print(json.dumps(out, indent=2))
@@ -79,7 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ssrec.training.run import load_run, run_evaluators
 
-    loaded = load_run(args.run_dir, data_dir=args.data_dir, device=args.device)
+    loaded = load_run(args.run_dir, data_dir=args.data_dir, device=args.device,
+                      allow_data_change=args.allow_data_change)
     splits = ("valid", "test") if args.split == "both" else (args.split,)
     evaluators = run_evaluators(loaded, splits, args.block_size)
     res = {s: e.evaluate(loaded.model) for s, e in evaluators.items()}
@@ -102,7 +104,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise SsrecError("-k must be >= 1")
-    loaded = load_run(args.run_dir, data_dir=args.data_dir, device=args.device)
+    loaded = load_run(args.run_dir, data_dir=args.data_dir, device=args.device,
+                      allow_data_change=args.allow_data_change)
     recs = recommend(loaded, args.user, args.k)
     if args.json:
         print(json.dumps({"user": args.user, "items": [i for i, _ in recs],
@@ -215,6 +218,46 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ssrec.experiments import Experiment, run_experiment, status_table, write_report
+
+    exp = Experiment.from_file(args.spec, out=args.out)
+    if args.data_dir:
+        import os
+
+        os.environ["SSREC_DATA_DIR"] = args.data_dir  # the cells' default data directory
+    cells = list(exp.select(args.datasets, args.models))
+    if args.status:
+        rows = status_table(exp, cells)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for r in rows:
+                extra = f" (after epoch {r['epoch']})" if r.get("epoch") else ""
+                detail = f": {r['detail']}" if r.get("detail") else ""
+                print(f"{r['state']:<12} {r['cell']}{extra}{detail}")
+        return 0
+    failed = []
+    if not args.report:
+        outcomes = run_experiment(exp, cells, jobs=args.jobs, threads=args.threads,
+                                  rerun_changed=args.rerun_changed)
+        failed = [o for o in outcomes if o.status == "failed"]
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.status] = counts.get(o.status, 0) + 1
+        log.info("[compare] %s", ", ".join(f"{v} {k}" for k, v in counts.items()))
+    paths = write_report(exp)
+    print(f"report: {paths['md']}")
+    for kind in ("doc", "figure"):
+        if kind in paths:
+            print(f"{kind}: {paths[kind]}")
+    if failed:
+        for o in failed:
+            print(f"ssrec: cell {o.cell} failed: {o.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 # ---- parser -------------------------------------------------------------------------------
 
 
@@ -229,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     def data_dir(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--data-dir", help="folder holding the named datasets "
                         "(default: $SSREC_DATA_DIR, else the user cache folder)")
+
+    def allow_change(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--allow-data-change", action="store_true",
+                        help="use input files whose checksums differ from those the run "
+                        "was trained on")
 
     t = sub.add_parser("train", help="train and evaluate a model")
     t.add_argument("--model", help="model name (see `ssrec models`)")
@@ -247,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the interrupted run in --out (same configuration)")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
     data_dir(t)
+    allow_change(t)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="re-score a finished run")
@@ -256,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device")
     e.add_argument("--json", action="store_true")
     data_dir(e)
+    allow_change(e)
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser("recommend", help="top-K items for a user of a finished run")
@@ -265,7 +315,32 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device")
     r.add_argument("--json", action="store_true")
     data_dir(r)
+    allow_change(r)
     r.set_defaults(func=cmd_recommend)
+
+    c = sub.add_parser(
+        "compare", help="train datasets x models x seeds from a spec and report them with "
+        "confidence intervals and paired tests",
+        description="Train every unfinished cell of an experiment spec (finished cells are "
+        "skipped, interrupted ones resume from last.pt), then write <spec name>.md/.csv/.json/"
+        ".png into the experiment folder. Run it again after an interruption: it continues.")
+    c.add_argument("spec", help="experiment spec (YAML)")
+    c.add_argument("--out", help="experiment folder (default: the spec's `out`, else "
+                   "runs/experiments/<spec name>)")
+    c.add_argument("--report", action="store_true",
+                   help="only rebuild the report from the finished cells")
+    c.add_argument("--status", action="store_true", help="list the cells and their state")
+    c.add_argument("--datasets", nargs="+", metavar="LABEL", help="only these datasets")
+    c.add_argument("--models", nargs="+", metavar="LABEL", help="only these models")
+    c.add_argument("--jobs", type=int, default=1,
+                   help="cells trained at once, each in its own process (default 1)")
+    c.add_argument("--threads", type=int,
+                   help="PyTorch threads per cell (default: CPUs / jobs when jobs > 1)")
+    c.add_argument("--rerun-changed", action="store_true",
+                   help="train afresh the cells whose folder holds another configuration")
+    c.add_argument("--json", action="store_true", help="--status as JSON")
+    data_dir(c)
+    c.set_defaults(func=cmd_compare)
 
     m = sub.add_parser("models", help="list the registered models and their defaults")
     m.add_argument("--json", action="store_true")

@@ -59,7 +59,10 @@ class DataConfig(Section):
             keeps every row (implicit feedback).
         k_core: drop users and items with fewer interactions, iteratively (0 = off).
         cold: what to do with validation/test users or items never seen in training:
-            ``"drop"`` (counted in the report) or ``"error"``.
+            ``"drop"`` (the pairs leave the evaluation, counted in the report), ``"keep"``
+            (they stay: such users and items get an id and an untrained embedding, cold items
+            are candidates and count in the targets, as in LightGCN-PyTorch's evaluation,
+            which sizes the catalogue over all files) or ``"error"``.
         format, sep: reading options for a dataset given as a path.
         verify_checksums: check registered files' sha256.
         social: also load the dataset's user–user relation file (``user friend [weight]`` per
@@ -79,7 +82,7 @@ class DataConfig(Section):
     valid_method: Literal["auto", "random", "last"] = "auto"
     rating_threshold: float | None = None
     k_core: int = Field(0, ge=0)
-    cold: Literal["drop", "error"] = "drop"
+    cold: Literal["drop", "keep", "error"] = "drop"
     format: Literal["auto", "pairs", "adjacency", "atomic", "csv"] = "auto"
     sep: str | None = None
     verify_checksums: bool = True
@@ -117,6 +120,12 @@ class TrainConfig(Section):
         deterministic: use PyTorch's deterministic algorithms during training (exactly
             repeatable runs on CPU: the multi-threaded scatter-add behind embedding gradients
             otherwise varies in the last bits; ops without a deterministic kernel only warn).
+        pair_sampling: how pairwise (BPR-style) models draw an epoch's positives:
+            ``"interaction"`` (default: every training interaction once, shuffled) or
+            ``"user"`` (as many draws as training interactions, each a uniformly drawn user
+            with one of their items drawn uniformly: LightGCN-PyTorch's
+            ``UniformSample_original``, used by the LightGCN++ experiments; light users weigh
+            more than under ``"interaction"``).
     """
 
     epochs: int = Field(100, ge=0)
@@ -132,6 +141,7 @@ class TrainConfig(Section):
     save_checkpoints: bool = True
     num_threads: int | None = Field(None, ge=1)
     deterministic: bool = True
+    pair_sampling: Literal["interaction", "user"] = "interaction"
 
 
 class EvalConfig(Section):
@@ -152,6 +162,9 @@ class EvalConfig(Section):
             items when testing) from the ranking; ``None`` (default) = the model family's
             default: True for general, graph and social models, False for sequential models
             (their papers let a model recommend an item the user already has).
+        mask_valid_in_test: with ``exclude_seen``, also mask the validation items when scoring
+            the test split (default True). False keeps them candidates, as LightGCN-PyTorch
+            and LightGCN++ do (only training items are masked); the protocol block says which.
     """
 
     ks: list[int] = Field(default_factory=lambda: [10, 20])
@@ -161,6 +174,7 @@ class EvalConfig(Section):
     n_negatives: int = Field(100, ge=1)
     negatives: Literal["uniform", "popularity"] = "uniform"
     exclude_seen: bool | None = None
+    mask_valid_in_test: bool = True
 
     @field_validator("ks")
     @classmethod
@@ -421,22 +435,28 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
         kp, value = parse_override(text)
         _assign(data, kp, value)
         sources[kp] = (f"--set {text}", None)
-    if data.get("presets", True) is not False:
-        dataset = (data.get("data") or {}).get("dataset", DataConfig().dataset)
-        preset = load_preset(str(dataset))
-        per_model = preset.pop("models", None) or {}
-        model = data.get("model") if isinstance(data.get("model"), Mapping) else {}
-        name = str(model.get("name", RunConfig.model_fields["model"].default_factory()["name"]))
-        for key, params in per_model.items():
-            if key.lower() == name.lower():
-                params = dict(params)
-                train = params.pop("train", None)
-                if train:  # per-model training settings (e.g. a learning rate tuned for it)
-                    preset["train"] = {**(preset.get("train") or {}), **train}
-                preset["model"] = params
-        if preset:
-            data = _merge(preset, data)
-    return build_config(data, sources)
+    return build_config(with_preset(data), sources)
+
+
+def with_preset(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (a nested config mapping) merged above the shipped preset of its dataset and
+    model (:func:`load_preset`), unless it sets ``presets: false``; ``data`` wins."""
+    data = dict(data)
+    if data.get("presets", True) is False:
+        return data
+    dataset = (data.get("data") or {}).get("dataset", DataConfig().dataset)
+    preset = load_preset(str(dataset))
+    per_model = preset.pop("models", None) or {}
+    model = data.get("model") if isinstance(data.get("model"), Mapping) else {}
+    name = str(model.get("name", RunConfig.model_fields["model"].default_factory()["name"]))
+    for key, params in per_model.items():
+        if key.lower() == name.lower():
+            params = dict(params)
+            train = params.pop("train", None)
+            if train:  # per-model training settings (e.g. a learning rate tuned for it)
+                preset["train"] = {**(preset.get("train") or {}), **train}
+            preset["model"] = params
+    return merge_config(preset, data) if preset else data
 
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -457,12 +477,12 @@ def load_preset(dataset: str) -> dict[str, Any]:
     return loaded
 
 
-def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+def merge_config(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     """Deep merge of two nested mappings; ``top`` wins."""
     out = dict(base)
     for k, v in top.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _merge(out[k], v)
+            out[k] = merge_config(out[k], v)
         else:
             out[k] = v
     return out

@@ -61,3 +61,49 @@ def test_block_size_does_not_change_results(data_dir):
     a = Evaluator(data, "valid", block_size=10).evaluate(pop)
     b = Evaluator(data, "valid", block_size=4096).evaluate(pop)
     assert a == b
+
+
+class ValidLover(Recommender):
+    """Scores each user's validation items first, then everything else at random."""
+
+    def __init__(self, data):
+        super().__init__(None, data)
+        self.register_buffer("valid", torch.tensor(data.valid_csr.toarray()))
+        self.register_buffer("noise", torch.rand(data.n_users, data.n_items))
+
+    def score(self, users):
+        return self.valid[users] * 100.0 + self.noise[users]
+
+
+def test_validation_items_stay_candidates_at_test_when_asked(planted):
+    users_with_valid = set(np.flatnonzero(np.diff(planted.valid_csr.indptr) > 0).tolist())
+    valid = planted.valid_csr.toarray().astype(bool)
+    train = planted.train_csr.toarray().astype(bool)
+    kept = Evaluator(planted, "test", ks=[2], mask_valid_in_test=False)
+    assert kept.describe()["masked_items"] == "train (validation items stay candidates)"
+    for _, users, top, _ in kept.ranked_blocks(ValidLover(planted)):
+        for u, row in zip(users, top.numpy()):
+            assert not train[u, row].any()
+            if u in users_with_valid:  # the validation items come first
+                assert valid[u, row[0]]
+    masked = Evaluator(planted, "test", ks=[2])
+    assert masked.describe()["masked_items"] == "train + valid"
+    for _, users, top, _ in masked.ranked_blocks(ValidLover(planted)):
+        assert not valid[users[:, None], top.numpy()].any()
+
+
+def test_lightgcnpp_protocol_keeps_cold_items_as_candidates_and_targets(data_dir):
+    """lastfm-lgcnpp: 2,543 of 18,321 test pairs have items never seen in training; with
+    data.cold=keep they stay (LightGCN-PyTorch's loader), counted in the report."""
+    require_dataset(data_dir, "lastfm-lgcnpp")
+    drop = load_dataset(DataConfig(dataset="lastfm-lgcnpp", data_dir=str(data_dir)))
+    keep = load_dataset(DataConfig(dataset="lastfm-lgcnpp", data_dir=str(data_dir),
+                                   cold="keep"))
+    assert (drop.n_items, len(drop.test), len(drop.valid)) == (13973, 15778, 7929)
+    assert (keep.n_items, len(keep.test), len(keep.valid)) == (17388, 18321, 9143)
+    assert keep.report["cold"]["test"] == {"users": 0, "items": 2382, "interactions": 2543,
+                                           "kept": True}
+    assert len(keep.train) == len(drop.train) == 64315
+    # the raw ids keep their meaning: item "15141" is a test-only item
+    assert keep.items.to_raw(np.array([15141]))[0] == "15141"
+    assert keep.item_popularity[15141] == 0

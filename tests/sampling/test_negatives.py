@@ -42,3 +42,28 @@ def test_pairwise_epoch_on_real_data(data_dir):
         seen += len(u)
         pairs.update(zip(u.tolist(), p.tolist()))
     assert seen == len(data.train) == len(pairs)  # every training pair exactly once
+
+
+def test_user_uniform_pair_sampling_draws_users_uniformly(planted):
+    """LightGCN-PyTorch's UniformSample_original: as many triples as training interactions,
+    users uniform, the positive uniform among the user's items."""
+    s = PairwiseSampler(planted, batch_size=10_000, seed=0, user_uniform=True)
+    users, pos, neg = [], [], []
+    for _ in range(200):
+        for b in s.epoch():
+            users.append(b.users.numpy())
+            pos.append(b.pos.numpy())
+            neg.append(b.neg[:, 0].numpy())
+    users, pos, neg = map(np.concatenate, (users, pos, neg))
+    assert users.size == 200 * len(planted.train)
+    train = planted.train_csr.toarray().astype(bool)
+    assert train[users, pos].all() and not train[users, neg].any()
+    counts = np.bincount(users, minlength=planted.n_users)
+    expected = users.size / planted.n_users
+    # chi-square with 59 degrees of freedom: 99.9% quantile is about 99.6
+    assert ((counts - expected) ** 2 / expected).sum() < 99.6
+    # under interaction sampling a user appears in proportion to their training items
+    inter = PairwiseSampler(planted, batch_size=10_000, seed=0)
+    u = np.concatenate([b.users.numpy() for b in inter.epoch()])
+    assert np.array_equal(np.bincount(u, minlength=planted.n_users),
+                          np.diff(planted.train_csr.indptr))

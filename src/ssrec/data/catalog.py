@@ -168,6 +168,44 @@ register_dataset(DatasetSpec(
     source="Wang et al. NGCF (SIGIR'19) / He et al. LightGCN (SIGIR'20) split of SNAP loc-gowalla",
     homepage="https://github.com/gusye1234/LightGCN-PyTorch/tree/master/data/gowalla",
 ))
+_LGCNPP = "https://github.com/geon0325/LightGCNpp/tree/master/data"
+
+
+def _lgcnpp(name: str, folder: str, train: str, valid: str, test: str, summary: str,
+            source: str) -> DatasetSpec:
+    """A dataset of the LightGCN++ repository: per-user adjacency lines, train/valid/test."""
+    return register_dataset(DatasetSpec(
+        name=name,
+        files=(_f("train", "train.txt", train, kind="adjacency"),
+               _f("valid", "valid.txt", valid, kind="adjacency"),
+               _f("test", "test.txt", test, kind="adjacency")),
+        summary=summary,
+        source=source + "; validation split and files from LightGCN++ (Lee, Kim, Shin, "
+                        "RecSys 2024), geon0325/LightGCNpp@a394f79",
+        homepage=f"{_LGCNPP}/{folder}",
+    ))
+
+
+_lgcnpp("gowalla-valid", "gowalla",
+        "d47e01d060624f389956c0b2f89a1ed8c453ea158631cd2b5320c241f3e1a073",
+        "ddc22c1cd9a7d14fd5cd0c98b1473b614f4323038fef74ae0d28cc9c92a08ba2",
+        "099a2a73924e4b754dc6efd730d764f492321b53c38eb93298850c83acf57be3",
+        "Gowalla, the LightGCN test split with 1/8 of each user's training items as "
+        "validation (29,858 users, 40,981 items)",
+        "NGCF/LightGCN split of SNAP loc-gowalla")
+_lgcnpp("ml-1m-lgcnpp", "ml-1m",
+        "dfa3a7a866feade29ca5722ac0423c1b0317ac1f6ad38a55fc1a7ceeb9cee3bb",
+        "429fe0d750b304677898d7eeb1080764bbf06550b94c9508b8cc8cd0573e3dfc",
+        "0d58f78bbf606f401aec2efe3f519b945c458c8398955f986e03b880fbbd16a6",
+        "MovieLens-1M implicit, per-user 7:1:2 split of LightGCN++ (6,039 users, 3,628 items)",
+        "GroupLens MovieLens 1M (Harper & Konstan, TiiS 2015)")
+_lgcnpp("lastfm-lgcnpp", "lastfm",
+        "1845769cb1a9834692d3cf884de523d23aa126fa6b58eb5f49e9628e8c317705",
+        "9ae3440becfcbba19d5a5a8298b7933126f89424a468de5765bf1c6f08a9e3eb",
+        "0f0a15e3de2f868554ee1e32190c51db3e0ad0c4138e1428c66ba6de86102755",
+        "Last.fm artists (HetRec 2011), per-user 7:1:2 split of LightGCN++ (1,885 users, "
+        "17,388 artists; many test items never occur in training)",
+        "HetRec 2011 Last.fm (Cantador, Brusilovsky, Kuflik)")
 register_dataset(DatasetSpec(
     name="lastfm",
     files=(

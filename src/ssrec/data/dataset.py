@@ -12,7 +12,8 @@
 6. remove from validation/test the pairs that are also training pairs (counted), so that test
    interactions never enter the training graph and no target is masked away;
 7. build the id maps from the **training** rows only; validation/test users or items that never
-   occur in training are dropped from evaluation and counted (or raise, with ``cold="error"``);
+   occur in training are dropped from evaluation and counted (or raise, with ``cold="error"``;
+   with ``cold="keep"`` the maps cover every split and such pairs stay, counted);
 8. with ``data.social``, read the user–user links and map them with the same user id map
    (:mod:`ssrec.data.social`; dropped links counted by reason).
 
@@ -481,24 +482,30 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
         raise DataError("no training interactions left after filtering", name)
 
     # -- 7. id maps from training, cold users/items ---------------------------------------------
-    users, tu = IdMap.from_values(u_vocab[train.u])
-    items, ti = IdMap.from_values(i_vocab[train.i])
+    # with cold="keep" the maps also cover the evaluation splits' users and items (an id and an
+    # untrained embedding each); the training codes come first in the concatenation
+    known = [train] + ([valid, test] if cfg.cold == "keep" else [])
+    users, cu = IdMap.from_values(u_vocab[np.concatenate([t.u for t in known])])
+    items, ci = IdMap.from_values(i_vocab[np.concatenate([t.i for t in known])])
+    tu, ti = cu[:train.u.size], ci[:train.i.size]
     u_lookup = np.full(u_vocab.size, -1, dtype=np.int64)
-    u_lookup[train.u] = tu
+    u_lookup[np.concatenate([t.u for t in known])] = cu
     i_lookup = np.full(i_vocab.size, -1, dtype=np.int64)
-    i_lookup[train.i] = ti
+    i_lookup[np.concatenate([t.i for t in known])] = ci
 
     def index(tab: _Table, sname: str) -> Interactions:
         uu = u_lookup[tab.u]
         ii = i_lookup[tab.i]
-        cold_u = uu < 0
-        cold_i = ii < 0
-        bad = cold_u | cold_i
+        cold_u = ~np.isin(tab.u, train.u)
+        cold_i = ~np.isin(tab.i, train.i)
+        cold = cold_u | cold_i
         report.setdefault("cold", {})[sname] = {
             "users": int(np.unique(tab.u[cold_u]).size),
             "items": int(np.unique(tab.i[cold_i]).size),
-            "interactions": int(bad.sum()),
+            "interactions": int(cold.sum()),
+            "kept": cfg.cold == "keep",
         }
+        bad = cold if cfg.cold != "keep" else np.zeros(cold.shape, dtype=bool)
         if bad.any() and cfg.cold == "error":
             raise DataError(
                 f"{int(bad.sum())} {sname} interactions involve users or items never seen in "
@@ -515,7 +522,11 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
         raise DataError("the test split is empty after dropping cold users/items", name)
     cold = report["cold"]
     for s in ("valid", "test"):
-        if cold[s]["interactions"]:
+        if cold[s]["interactions"] and cfg.cold == "keep":
+            log.info("%s: kept %d %s interactions of %d users / %d items never seen in "
+                     "training (data.cold=keep)", name, cold[s]["interactions"], s,
+                     cold[s]["users"], cold[s]["items"])
+        elif cold[s]["interactions"]:
             log.warning("%s: dropped %d %s interactions of %d users / %d items never seen in "
                         "training", name, cold[s]["interactions"], s, cold[s]["users"],
                         cold[s]["items"])

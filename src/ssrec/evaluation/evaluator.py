@@ -117,6 +117,7 @@ class Evaluator:
         """An evaluator with the settings of an :class:`~ssrec.config.EvalConfig`;
         ``cfg.exclude_seen=None`` takes ``model.exclude_seen_default`` (True without a model)."""
         return cls(data, split, cfg.ks, cfg.metrics, cfg.block_size,
+                   mask_valid_in_test=cfg.mask_valid_in_test,
                    exclude_seen=resolve_exclude_seen(cfg, model), ranking=cfg.ranking,
                    n_negatives=cfg.n_negatives, negatives=cfg.negatives, seed=seed)
 
@@ -127,8 +128,10 @@ class Evaluator:
                       "outside the user's train, valid and test items; exclude_seen has no "
                       "effect)")
         elif self.exclude_seen:
-            masked = "train + valid" if (self.split == "test" and self.mask_valid_in_test
-                                         and len(self.data.valid)) else "train"
+            masked = "train"
+            if self.split == "test" and len(self.data.valid):
+                masked = ("train + valid" if self.mask_valid_in_test else
+                          "train (validation items stay candidates)")
         else:
             masked = "none (items of the user's history may be recommended)"
         out: dict[str, Any] = {"ranking": self.ranking, "exclude_seen": self.exclude_seen,

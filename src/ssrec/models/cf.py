@@ -28,15 +28,19 @@ class EmbeddingConfig(ModelConfig):
     """Attributes:
         embedding_dim: ``D``, the embedding size (default 64).
         l2_reg: weight of the L2 penalty on the batch's layer-0 embeddings (default 1e-4).
+        init_std: ``None`` (default): Xavier-uniform initial embeddings (SELFRec's choice);
+            a number: normal with mean 0 and this standard deviation (LightGCN-PyTorch uses
+            0.1 for LightGCN and 1.0 for its BPR-MF).
     """
 
     embedding_dim: int = Field(64, ge=1)
     l2_reg: float = Field(1e-4, ge=0)
+    init_std: float | None = Field(None, gt=0)
 
 
 class EmbeddingCF(Recommender):
-    """User/item embedding tables ``[U, D]`` and ``[I, D]`` (Xavier-uniform initialised), scored
-    by inner product. Subclasses override :meth:`embeddings` to transform them."""
+    """User/item embedding tables ``[U, D]`` and ``[I, D]`` (Xavier-uniform initialised, or
+    normal with ``init_std``), scored by inner product. Subclasses override :meth:`embeddings` to transform them."""
 
     Config = EmbeddingConfig
 
@@ -48,8 +52,11 @@ class EmbeddingCF(Recommender):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_embedding.weight)
+        for table in (self.user_embedding, self.item_embedding):
+            if self.cfg.init_std is None:
+                nn.init.xavier_uniform_(table.weight)
+            else:
+                nn.init.normal_(table.weight, std=self.cfg.init_std)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Final user ``[U, D]`` and item ``[I, D]`` representations used for scoring."""

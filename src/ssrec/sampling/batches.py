@@ -93,7 +93,10 @@ SAMPLERS: Registry[type[Sampler]] = Registry("sampler")
 @SAMPLERS.register("pairwise")
 class PairwiseSampler(Sampler):
     """Every training interaction once per epoch, shuffled, each with ``n_negatives`` uniform
-    negatives (never a training item of that user).
+    negatives (never a training item of that user). With ``user_uniform``, the epoch instead
+    holds as many triples as training interactions, each from a uniformly drawn user (with
+    replacement) and one of that user's items drawn uniformly: LightGCN-PyTorch's
+    ``UniformSample_original`` (users without training items are never drawn).
 
     The whole epoch is sampled up front with vectorised NumPy, moved to the device once, and
     sliced into batches, so the training step never waits on Python sampling code.
@@ -104,27 +107,39 @@ class PairwiseSampler(Sampler):
         seed: seeds the sampler's generator.
         device: where batches are placed.
         n_negatives: negatives per triple (default 1).
+        user_uniform: draw users uniformly instead of visiting every interaction (default
+            False).
     """
 
     kind = "pairwise"
 
     def __init__(self, data: InteractionData, batch_size: int, seed: int,
-                 device: torch.device | str = "cpu", n_negatives: int = 1):
+                 device: torch.device | str = "cpu", n_negatives: int = 1,
+                 user_uniform: bool = False):
         super().__init__(data, batch_size, seed, device)
         if n_negatives < 1:
             raise ValueError(f"n_negatives must be >= 1, got {n_negatives}")
         self.n_negatives = int(n_negatives)
+        self.user_uniform = bool(user_uniform)
         self.negatives = NegativeSampler(data.train_csr)
         self._users = data.train.user
         self._items = data.train.item
+        csr = data.train_csr
+        self._indptr, self._indices = csr.indptr.astype(np.int64), csr.indices.astype(np.int64)
+        self._active = np.flatnonzero(np.diff(self._indptr) > 0)
 
     def __len__(self) -> int:
         return -(-self._users.size // self.batch_size)
 
     def epoch(self) -> Iterator[PairBatch]:
-        perm = self.rng.permutation(self._users.size)
-        users = self._users[perm]
-        pos = self._items[perm]
+        if self.user_uniform:
+            users = self._active[self.rng.integers(0, self._active.size, self._users.size)]
+            start, deg = self._indptr[users], np.diff(self._indptr)[users]
+            pos = self._indices[start + self.rng.integers(0, deg)]  # one item per user, uniform
+        else:
+            perm = self.rng.permutation(self._users.size)
+            users = self._users[perm]
+            pos = self._items[perm]
         neg = self.negatives.sample(users, self.n_negatives, self.rng)
         dev = self.device
         tu = torch.from_numpy(users).to(dev)

@@ -11,6 +11,8 @@ Run folder layout (``output_dir``)::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import platform
 import time
@@ -25,6 +27,7 @@ import yaml
 
 import ssrec
 from ssrec.config import RunConfig, build_config, dump_config
+from ssrec.data.catalog import sha256_file
 from ssrec.data.dataset import InteractionData, load_dataset, resolve_default_split
 from ssrec.errors import SsrecError
 from ssrec.evaluation import Evaluator, resolve_exclude_seen
@@ -32,7 +35,7 @@ from ssrec.models.base import Recommender
 from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
 from ssrec.training.trainer import RunResult, Trainer
 from ssrec.utils.device import resolve_device
-from ssrec.utils.io import atomic_write_json, atomic_write_text
+from ssrec.utils.io import _atomic, atomic_write_json, atomic_write_text
 from ssrec.utils.seed import seed_everything
 
 log = logging.getLogger("ssrec")
@@ -113,24 +116,109 @@ class LoadedRun:
     run_dir: Path
 
 
-def _config_difference(old: str | None, new: str) -> str:
-    """The first differing setting of two dumped configs, as ``key: old -> new``."""
+#: settings that may change when a run is resumed or re-evaluated: the training budget and
+#: where things run or are found, never what is computed
+BUDGET_KEYS = frozenset({"train.epochs", "train.patience", "train.min_epochs",
+                         "train.progress", "train.num_threads", "data.data_dir", "device",
+                         "output_dir", "eval.block_size"})
+PER_USER_FILE = "per_user_test.npz"
+_RUN_FILES = ("results.json", PER_USER_FILE, "checkpoint.pt", "last.pt", "log.jsonl")
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def config_identity(text: str) -> dict[str, Any]:
+    """The settings of a dumped config that decide what a run computes (the config flattened
+    to dotted keys, :data:`BUDGET_KEYS` left out)."""
+    return {k: v for k, v in _flat(yaml.safe_load(text) or {}).items() if k not in BUDGET_KEYS}
+
+
+def _config_difference(old: str | None, new: str) -> str | None:
+    """The first differing setting of two dumped configs outside :data:`BUDGET_KEYS`, as
+    ``key: old -> new``; None when they agree."""
     if old is None:
         return "the folder has no config.yaml"
-
-    def flat(d: Any, prefix: str = "") -> dict[str, Any]:
-        if not isinstance(d, dict):
-            return {prefix: d}
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-
-    a, b = flat(yaml.safe_load(old) or {}), flat(yaml.safe_load(new) or {})
+    a, b = config_identity(old), config_identity(new)
     for key in sorted(set(a) | set(b)):
         if a.get(key, "<unset>") != b.get(key, "<unset>"):
             return f"{key}: {a.get(key, '<unset>')} -> {b.get(key, '<unset>')}"
-    return "formatting only"
+    return None
+
+
+def run_meta(cfg: RunConfig, data: InteractionData) -> dict[str, Any]:
+    """What identifies a run's weights: the sha256 of its config identity
+    (:func:`config_identity`) and of every input file, by role."""
+    ident = json.dumps(config_identity(dump_config(cfg)), sort_keys=True)
+    inputs = {role: {"path": path, "sha256": sha256_file(Path(path))}
+              for role, path in sorted(data.report.get("files", {}).items())}
+    return {"config_sha256": hashlib.sha256(ident.encode()).hexdigest(), "inputs": inputs}
+
+
+def _saved_meta(path: Path) -> dict[str, Any]:
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a truncated or foreign file
+        raise SsrecError(f"{path} cannot be read ({type(exc).__name__}); start the run again "
+                         "with --overwrite") from None
+    return ck.get("meta") or {}
+
+
+def check_inputs(run_dir: Path, saved: dict[str, Any], now: dict[str, Any],
+                 allow_data_change: bool = False) -> None:
+    """Refuse to continue or re-score a run on input files that differ from those it was
+    trained on.
+
+    Raises:
+        SsrecError: a file's checksum (or the set of files) differs, unless
+            ``allow_data_change``.
+    """
+    old, new = saved.get("inputs") or {}, now.get("inputs") or {}
+    if allow_data_change or old == new:
+        return
+    for role in sorted(set(old) | set(new)):
+        a, b = old.get(role), new.get(role)
+        if a is None or b is None or a["sha256"] != b["sha256"]:
+            what = (f"its {role} file {b['path']} has changed since the run was trained"
+                    if a and b else f"the run's {role} file is "
+                    f"{'missing now' if b is None else 'new'}")
+            raise SsrecError(f"{run_dir}: {what} (sha256 {a['sha256'][:12] if a else '-'} -> "
+                             f"{b['sha256'][:12] if b else '-'}); pass --allow-data-change to "
+                             "use the new data anyway")
+
+
+def _clear_run_files(run_dir: Path) -> None:
+    for name in _RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    for tmp in run_dir.glob(".*.tmp"):  # left by a write that was killed
+        tmp.unlink(missing_ok=True)
+
+
+def write_per_user(path: Path, users: np.ndarray, values: dict[str, np.ndarray]) -> None:
+    """Write each evaluated user's metric values: ``users`` (raw ids, ``str [n]``) and one
+    ``float64 [n]`` array per metric (``"ndcg@20"``, ...), atomically, compressed."""
+    def save(fh: Any) -> None:
+        np.savez_compressed(fh, users=np.asarray(users, dtype=str),
+                            **{k: np.asarray(v, dtype=np.float64) for k, v in values.items()})
+    _atomic(path, save)
+
+
+def read_per_user(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(users str [n], {"ndcg@20": float64 [n], ...})`` from :func:`write_per_user`'s file.
+
+    Raises:
+        SsrecError: the file is missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z["users"], {k: z[k] for k in z.files if k != "users"}
+    except (OSError, KeyError, ValueError) as exc:
+        raise SsrecError(f"{path}: cannot read per-user results ({exc})") from None
 
 
 def resolve_data_needs(cfg: RunConfig) -> RunConfig:
@@ -171,12 +259,16 @@ def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
 
 
 def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
-        resume: bool = False) -> RunResult:
+        resume: bool = False, allow_data_change: bool = False) -> RunResult:
     """Train and evaluate one configuration; writes the run folder when ``write``.
 
     With ``resume`` and an ``output_dir`` that holds an interrupted run of the same
     configuration (its ``config.yaml`` and ``last.pt``), training continues from the last
-    completed epoch instead of starting again (see :meth:`Trainer.resume`).
+    completed epoch instead of starting again (see :meth:`Trainer.resume`); only the budget
+    keys (:data:`BUDGET_KEYS`) may differ, and the input files must have the checksums the run
+    recorded unless ``allow_data_change``. Without ``resume`` the folder's earlier results,
+    checkpoints and log are deleted before the new ``config.yaml`` is written, so an
+    interrupted run never sits beside another run's results.
 
     Returns:
         The :class:`~ssrec.training.trainer.RunResult`; ``results.json`` holds the same numbers
@@ -197,6 +289,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     run_dir = None
     cbs: list[Any] = [ConsoleLogger()]
     resuming = False
+    meta = run_meta(cfg, data)
     if write:
         run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -204,13 +297,16 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
         if resume and (run_dir / "last.pt").is_file():
             old = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() \
                 else None
-            if old is not None and old != text:
-                old = _upgrade_config(old)
-            if old != text:
+            diff = _config_difference(old, text)
+            if diff is not None:
                 raise SsrecError(f"cannot resume {run_dir}: its config.yaml differs from this "
-                                 f"configuration ({_config_difference(old, text)}); use the "
-                                 "same settings or another output folder")
+                                 f"configuration ({diff}); use the same settings or another "
+                                 "output folder (the budget keys "
+                                 f"{', '.join(sorted(BUDGET_KEYS))} may change)")
+            check_inputs(run_dir, _saved_meta(run_dir / "last.pt"), meta, allow_data_change)
             resuming = True
+        else:
+            _clear_run_files(run_dir)  # a new run never sits beside an old run's results
         atomic_write_text(run_dir / "config.yaml", text)
     elif resume:
         raise SsrecError("resume needs a run folder (write=True)")
@@ -219,6 +315,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
              len(data.valid), len(data.test), device)
     trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device=device,
                       run_dir=run_dir, callbacks=cbs + list(callbacks or []))
+    trainer.run_meta = meta
     if resuming and run_dir is not None:
         trainer.resume(run_dir)
     if run_dir is not None:
@@ -229,8 +326,12 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     if run_dir is not None:
         evaluated = {"test": trainer.test_eval.n_users,
                      "valid": trainer.valid_eval.n_users if trainer.valid_eval else 0}
+        if result.test_per_user:
+            write_per_user(run_dir / PER_USER_FILE, data.users.to_raw(result.test_users),
+                           result.test_per_user)
         atomic_write_json(run_dir / "results.json", {
             "model": model.name,
+            "meta": meta,
             "valid": result.valid,
             "test": result.test,
             "best_epoch": result.best_epoch,
@@ -265,24 +366,33 @@ def _upgrade_config(text: str) -> str:
         return text
 
 
-def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | None = None
-             ) -> LoadedRun:
-    """Reload a run folder: its config, its data (rebuilt deterministically) and its best
-    weights.
+def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | None = None,
+             allow_data_change: bool = False) -> LoadedRun:
+    """Reload a finished run folder: its config, its data (rebuilt deterministically) and its
+    best weights.
 
     Args:
         run_dir: the folder written by :func:`run`.
         data_dir: override the data directory recorded in the config.
         device: override the device.
+        allow_data_change: accept input files whose checksums differ from those the run
+            recorded.
 
     Raises:
-        SsrecError: missing files, or a checkpoint that does not fit the config.
+        SsrecError: missing files; a run that never finished (no ``results.json``); files
+            that disagree (``config.yaml``, ``checkpoint.pt`` and ``results.json`` written by
+            different configurations or models); changed input files; a checkpoint that does
+            not fit the config.
     """
     run_dir = Path(run_dir)
     cfg_path, ckpt_path = run_dir / "config.yaml", run_dir / "checkpoint.pt"
+    res_path = run_dir / "results.json"
     for p in (cfg_path, ckpt_path):
         if not p.is_file():
             raise SsrecError(f"{p} not found; is {run_dir} a finished ssrec run folder?")
+    if not res_path.is_file():
+        raise SsrecError(f"{run_dir} holds a run that never finished (no results.json); "
+                         f"continue it with `ssrec train --out {run_dir} --resume`")
     raw = yaml.safe_load(cfg_path.read_text())
     if data_dir is not None:
         raw.setdefault("data", {})["data_dir"] = data_dir
@@ -290,9 +400,23 @@ def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | Non
         raw["device"] = device
     cfg = resolve_data_needs(build_config(raw, {("",): (str(cfg_path), None)}))
     data = load_dataset(cfg.data, seed=cfg.seed)
+    meta = run_meta(cfg, data)
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    try:
+        results = json.loads(res_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SsrecError(f"{res_path} cannot be read ({exc})") from None
+    shas = {"config.yaml": meta["config_sha256"],
+            "checkpoint.pt": (ckpt.get("meta") or {}).get("config_sha256"),
+            "results.json": (results.get("meta") or {}).get("config_sha256")}
+    if len(set(shas.values())) > 1 or ckpt.get("model") != results.get("model"):
+        raise SsrecError(f"{run_dir}: its files disagree (config.yaml, checkpoint.pt and "
+                         f"results.json were not written by the same run: models "
+                         f"{ckpt.get('model')!r} / {results.get('model')!r}); train it again "
+                         "with --overwrite")
+    check_inputs(run_dir, results.get("meta") or {}, meta, allow_data_change)
     model = build_model(cfg, data)
     dev = resolve_device(cfg.device)
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:

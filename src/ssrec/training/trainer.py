@@ -40,6 +40,7 @@ class TrainerState:
         best_score: best value of the monitored metric (``-inf`` before any evaluation).
         bad_evals: validations since the last improvement.
         best_valid: all validation metrics at ``best_epoch``.
+        first_eval_epoch: epoch of the first validation (0 before it).
     """
 
     epoch: int = 0
@@ -47,6 +48,15 @@ class TrainerState:
     best_score: float = -math.inf
     bad_evals: int = 0
     best_valid: dict[str, float] = field(default_factory=dict)
+    first_eval_epoch: int = 0
+
+    @property
+    def may_stop(self) -> bool:
+        """Early stopping may end the run: a validation after the first one has improved on
+        it. A randomly initialised graph model often scores well at its first validation and
+        dips for a few epochs before it learns; stopping then would return a barely trained
+        model."""
+        return self.best_epoch > self.first_eval_epoch
 
 
 @dataclass
@@ -56,7 +66,10 @@ class RunResult:
     Attributes:
         best_epoch: epoch whose weights were kept (0: untrained / no validation).
         valid: validation metrics at ``best_epoch``.
-        test: test metrics of the kept weights (scored once).
+        test: test metrics of the kept weights (scored once): the means of ``test_per_user``.
+        test_per_user: each evaluated test user's metric values, ``{"ndcg@20": float64 [n]}``,
+            users in ``test_users`` order.
+        test_users: ``int64 [n]`` indices of the evaluated test users.
         epochs_run: epochs trained.
         history: one record per epoch (loss parts, seconds, validation metrics).
         seconds: wall-clock seconds by phase (``train``, ``valid``, ``test``).
@@ -70,6 +83,8 @@ class RunResult:
     history: list[dict[str, Any]]
     seconds: dict[str, float]
     run_dir: str | None = None
+    test_per_user: dict[str, np.ndarray] = field(default_factory=dict)
+    test_users: np.ndarray | None = None
 
 
 class Trainer:
@@ -80,8 +95,9 @@ class Trainer:
     clipping, ``Adam.step``, ``model.on_after_step``; the detached loss parts are summed on the device (one host sync per
     epoch; a non-finite epoch loss raises :class:`TrainingError`). Every ``eval_every`` epochs
     the validation split is scored; the best weights by ``monitor`` are kept (and written to
-    ``checkpoint.pt`` atomically); after ``patience`` validations without improvement (and not
-    before ``min_epochs``), training stops. Then the best weights are restored and the **test split is scored once**.
+    ``checkpoint.pt`` atomically); after ``patience`` validations without improvement, training
+    stops, but never before ``min_epochs`` nor while the first validation is still the best
+    (:attr:`TrainerState.may_stop`). Then the best weights are restored and the **test split is scored once**.
 
     Args:
         model: the model (already on ``device`` or moved there).
@@ -120,14 +136,22 @@ class Trainer:
         self.sampler = None
         self.optimizer = None
         if model.trainable:
+            options = model.sampler_options()
+            if train.pair_sampling == "user":
+                if model.batch_kind != "pairwise":
+                    raise ConfigError(f"train.pair_sampling=user applies to pairwise (BPR) "
+                                      f"models; {model.name} trains on {model.batch_kind!r} "
+                                      "batches")
+                options["user_uniform"] = True
             self.sampler = make_sampler(model.batch_kind, data, train.batch_size, seed,
-                                        self.device, **model.sampler_options())
+                                        self.device, **options)
             self.optimizer = torch.optim.Adam(model.parameters(), lr=train.lr,
                                               weight_decay=train.weight_decay)
         self.valid_eval = (Evaluator.from_config(data, "valid", evaluation, model, seed)
                            if len(data.valid) else None)
         self.test_eval = Evaluator.from_config(data, "test", evaluation, model, seed)
         self._best_state: dict[str, torch.Tensor] | None = None
+        self.run_meta: dict[str, Any] = {}  # written into both checkpoints (config, inputs)
 
     # ------------------------------------------------------------------------------------
     def _emit(self, event: str, *args: Any) -> None:
@@ -181,6 +205,7 @@ class Trainer:
         if kind == "best":
             atomic_save_torch(self.run_dir / "checkpoint.pt", {
                 "model": self.model.name,
+                "meta": self.run_meta,
                 "epoch": self.state.best_epoch,
                 "valid": self.state.best_valid,
                 "state_dict": self._best_state,
@@ -188,6 +213,7 @@ class Trainer:
         else:
             atomic_save_torch(self.run_dir / "last.pt", {
                 "model": self.model.name,
+                "meta": self.run_meta,
                 "trainer": asdict(self.state),
                 "state_dict": self._snapshot(),
                 "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
@@ -220,6 +246,10 @@ class Trainer:
         if ck.get("model") != self.model.name:
             raise SsrecError(f"{last} belongs to model {ck.get('model')!r}, not "
                              f"{self.model.name!r}")
+        saved = (ck.get("meta") or {}).get("config_sha256")
+        if saved != self.run_meta.get("config_sha256"):
+            raise SsrecError(f"{last} was written by another configuration than this run's "
+                             "config.yaml; start the run again with --overwrite")
         try:
             self.model.load_state_dict(ck["state_dict"])
         except RuntimeError as exc:
@@ -241,6 +271,26 @@ class Trainer:
                  self.state.best_epoch)
         return True
 
+    def _should_stop(self, epoch: int) -> bool:
+        st = self.state
+        return (st.bad_evals >= self.cfg.patience and epoch >= self.cfg.min_epochs
+                and st.may_stop)
+
+    def _warn_budget(self) -> None:
+        """Warn when the kept epoch is the first validated one or the last of the budget: the
+        model may be barely trained, or still improving."""
+        st, cfg = self.state, self.cfg
+        if not self.model.trainable or self.valid_eval is None or st.epoch == 0:
+            return
+        if st.best_epoch == cfg.epochs:
+            log.warning("the best validation %s came at the last epoch of the budget (%d): the "
+                        "model may still be improving; raise train.epochs", self.monitor,
+                        cfg.epochs)
+        elif st.best_epoch == st.first_eval_epoch:
+            log.warning("the best validation %s came at the first validation (epoch %d): the "
+                        "kept model is barely trained; check train.lr and the model's "
+                        "hyper-parameters", self.monitor, st.best_epoch)
+
     def fit(self) -> RunResult:
         """Train, select the best epoch on validation, score test once."""
         with deterministic_kernels(self.cfg.deterministic):
@@ -251,7 +301,7 @@ class Trainer:
         seconds = {"train": 0.0, "valid": 0.0, "test": 0.0}
         history: list[dict[str, Any]] = []
         self._emit("on_fit_start")
-        stopped = st.bad_evals >= cfg.patience and st.epoch >= cfg.min_epochs  # resumed
+        stopped = self._should_stop(st.epoch)  # a resumed run that had stopped
         if self.model.trainable and cfg.epochs == 0:
             log.warning("train.epochs=0: %s is evaluated with its initial (untrained) weights",
                         self.model.name)
@@ -273,6 +323,8 @@ class Trainer:
                     record["valid_seconds"] = time.perf_counter() - t1
                     seconds["valid"] += record["valid_seconds"]
                     score = metrics[self.monitor]
+                    if st.first_eval_epoch == 0:
+                        st.first_eval_epoch = epoch
                     improved = score > st.best_score
                     if improved:
                         st.best_score, st.best_epoch, st.best_valid = score, epoch, metrics
@@ -284,7 +336,7 @@ class Trainer:
                     record["valid"] = metrics
                     record["improved"] = improved
                     self._emit("on_validation_end", epoch, metrics, improved)
-                    stop = st.bad_evals >= cfg.patience and epoch >= cfg.min_epochs
+                    stop = self._should_stop(epoch)
                 history.append(record)
                 self._emit("on_epoch_end", record)
                 self._checkpoint("last")
@@ -303,12 +355,15 @@ class Trainer:
                 st.best_valid = self.valid_eval.evaluate(self.model)
                 seconds["valid"] += time.perf_counter() - t1
             self._checkpoint("best")
+        self._warn_budget()
         t2 = time.perf_counter()
-        test = self.test_eval.evaluate(self.model)
+        per_user = self.test_eval.per_user(self.model) if self.test_eval.n_users else {}
+        test = {k: float(np.mean(v)) for k, v in per_user.items()}
         seconds["test"] = time.perf_counter() - t2
         result = RunResult(best_epoch=st.best_epoch, valid=dict(st.best_valid), test=test,
                            epochs_run=st.epoch, history=history, seconds=seconds,
-                           run_dir=None if self.run_dir is None else str(self.run_dir))
+                           run_dir=None if self.run_dir is None else str(self.run_dir),
+                           test_per_user=per_user, test_users=self.test_eval.users)
         self._emit("on_fit_end", result)
         return result
 

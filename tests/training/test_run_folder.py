@@ -1,0 +1,123 @@
+"""Run folders that cannot be mixed up, changed data that is noticed, and early stopping that
+does not return a barely trained model (issue 20, items 1-3)."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from ssrec.config import load_config
+from ssrec.errors import SsrecError
+from ssrec.training import run
+from ssrec.training.run import load_run
+from ssrec.training.trainer import Trainer
+
+
+def _cfg(dataset, out, model="MF", epochs=2, extra=()):
+    return load_config(None, [f"model.name={model}", f"data.dataset={dataset}",
+                              f"train.epochs={epochs}", "train.progress=false",
+                              f"output_dir={out}", *extra])
+
+
+class _Stop(Exception):
+    pass
+
+
+class _KillAfter:
+    """Raise after the given epoch, as a kill would interrupt the run."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, record):
+        if record["epoch"] == self.epoch:
+            raise _Stop
+
+
+def test_an_interrupted_overwrite_leaves_no_finished_looking_folder(planted_dir, tmp_path):
+    out = tmp_path / "run"
+    run(_cfg(planted_dir, out, "MF"))
+    assert (out / "results.json").is_file()
+    with pytest.raises(_Stop):  # --overwrite with another model, killed after one epoch
+        run(_cfg(planted_dir, out, "LightGCN", epochs=5), callbacks=[_KillAfter(1)])
+    assert not (out / "results.json").exists() and not (out / "per_user_test.npz").exists()
+    with pytest.raises(SsrecError, match="never finished"):
+        load_run(out)
+    # killed before the first checkpoint: the old model's checkpoint is gone too
+    with pytest.raises(_Stop):
+        run(_cfg(planted_dir, out, "MF", extra=["train.eval_every=5"]),
+            callbacks=[_KillAfter(1)])
+    assert not (out / "checkpoint.pt").exists()
+
+
+def test_files_written_by_different_runs_are_refused(planted_dir, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    run(_cfg(planted_dir, a, "MF"))
+    run(_cfg(planted_dir, b, "MF", extra=["model.l2_reg=0.001"]))
+    (a / "checkpoint.pt").write_bytes((b / "checkpoint.pt").read_bytes())
+    with pytest.raises(SsrecError, match="files disagree"):
+        load_run(a)
+
+
+def test_a_changed_data_file_is_noticed(planted_dir, tmp_path):
+    data = tmp_path / "ratings.txt"
+    src = next(p for p in planted_dir.iterdir() if p.name.startswith("train"))
+    lines = src.read_text().splitlines()
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    run(_cfg(data, out, "MF", extra=["data.split=ratio"]))
+    before = load_run(out)
+    rng = np.random.default_rng(0)
+    data.write_text("\n".join(rng.permutation(lines)) + "\n")  # same rows, shuffled
+    with pytest.raises(SsrecError, match="has changed since the run was trained"):
+        load_run(out)
+    after = load_run(out, allow_data_change=True)
+    assert after.data.n_users == before.data.n_users
+    with pytest.raises(SsrecError, match="has changed"):
+        run(_cfg(data, out, "MF", extra=["data.split=ratio"]), resume=True)
+
+
+def _scripted(trainer, scores):
+    """Make the validation return ``scores`` in turn (the monitored metric)."""
+    it = iter(scores)
+
+    def evaluate(model):
+        s = next(it)
+        return {"ndcg@20": s, "recall@20": s}
+
+    trainer.valid_eval.evaluate = evaluate
+
+
+def test_early_stopping_waits_until_the_first_validation_is_beaten(planted, caplog):
+    from ssrec.models import MODELS
+
+    cfg = load_config(None, ["presets=false", "model.name=MF", "train.epochs=30",
+                             "train.patience=3", "train.progress=false", "eval.ks=[20]",
+                             "eval.metrics=[ndcg,recall]"])
+    model = MODELS.get("MF").build(planted, cfg.model_params())
+    trainer = Trainer(model, planted, cfg.train, cfg.eval, seed=1)
+    # a graph model's shape: a good random start, a dip, recovery at epoch 12
+    scores = [0.30] + [0.2] * 10 + [0.31, 0.32] + [0.1] * 20
+    _scripted(trainer, scores)
+    with caplog.at_level(logging.WARNING):
+        result = trainer.fit()
+    assert result.best_epoch == 13 and result.epochs_run == 16  # 3 validations after 13
+    assert "first validation" not in caplog.text
+
+    trainer = Trainer(MODELS.get("MF").build(planted, cfg.model_params()), planted, cfg.train,
+                      cfg.eval, seed=1)
+    _scripted(trainer, [0.30] + [0.2] * 29)  # never beaten: trains the whole budget, warns
+    with caplog.at_level(logging.WARNING):
+        result = trainer.fit()
+    assert result.best_epoch == 1 and result.epochs_run == 30
+    assert "came at the first validation" in caplog.text
+
+
+def test_last_epoch_of_the_budget_warns(planted_dir, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        res = run(_cfg(planted_dir, tmp_path / "r", "MF", epochs=2))
+    if res.best_epoch == 2:
+        assert "last epoch of the budget (2)" in caplog.text
+    saved = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert saved["meta"]["config_sha256"] and saved["meta"]["inputs"]
