@@ -25,7 +25,7 @@ Example (``experiments/lastfm-ssl.yaml``)::
         lastfm: {LightGCN: {recall@10: 0.1741}}
     report: ../docs/lastfm.md           # optional copies of the report (relative to this file)
     figure: ../docs/figures/lastfm.png
-    notes: ../benchmarks/notes/lastfm.md  # optional Markdown appended to the report
+    notes: ../docs/notes/lastfm.md      # optional Markdown appended to the report
 
 A cell's configuration is, lowest first: the dataset preset (unless ``presets: false``), the
 ``base`` fragment, the dataset's fragment, the model's fragment, then ``seed`` and the run
