@@ -58,9 +58,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     if args.no_progress:
         shortcuts["train.progress"] = False
-    cfg = load_config(args.config, args.set or [], **shortcuts)
     if args.resume and not args.out:
         raise SsrecError("--resume needs --out RUN_DIR (the folder of the interrupted run)")
+    if args.resume and args.overwrite:
+        raise SsrecError("--resume and --overwrite contradict each other: --resume continues "
+                         "the run in --out, --overwrite replaces it")
+    saved = Path(args.out) / "config.yaml" if args.out else None
+    if args.resume and not (saved and saved.is_file()):
+        raise SsrecError(f"--resume: {args.out} holds no run (no config.yaml) to continue")
+    config = args.config
+    if args.resume and config is None and not (args.model or args.dataset):
+        config = saved  # the run's own settings (every key explicit, so no preset changes
+        # them); --set / --epochs may change its budget
+    cfg = load_config(config, args.set or [], **shortcuts)
     if args.out and not args.resume and not args.overwrite and (
             Path(args.out) / "config.yaml").is_file():
         raise SsrecError(f"{args.out} already holds a run (config.yaml); pass --resume to "

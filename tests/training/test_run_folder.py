@@ -121,3 +121,41 @@ def test_last_epoch_of_the_budget_warns(planted_dir, tmp_path, caplog):
         assert "last epoch of the budget (2)" in caplog.text
     saved = json.loads((tmp_path / "r" / "results.json").read_text())
     assert saved["meta"]["config_sha256"] and saved["meta"]["inputs"]
+
+
+def test_resume_alone_reads_the_run_and_may_change_its_budget(planted_dir, tmp_path, capsys):
+    from ssrec.cli import main
+
+    out = tmp_path / "run"
+    with pytest.raises(_Stop):
+        run(_cfg(planted_dir, out, "LightGCN", epochs=4), callbacks=[_KillAfter(2)])
+    # no --model / --dataset: the folder's config.yaml; a longer budget is not a change
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "5",
+                 "--no-progress"]) == 0
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["epochs_run"] == 5 and saved["model"] == "LightGCN"
+    epochs = [json.loads(x)["epoch"] for x in (out / "log.jsonl").read_text().splitlines()
+              if '"epoch"' in x]
+    assert epochs == [1, 2, 3, 4, 5]
+    # another model names model.name, not the first model key that differs
+    with pytest.raises(_Stop):
+        run(_cfg(planted_dir, out, "LightGCN", epochs=4), callbacks=[_KillAfter(1)])
+    code = main(["train", "--out", str(out), "--resume", "--model", "SimGCL",
+                 "--dataset", str(planted_dir)])
+    assert code == 2 and "model.name: LightGCN -> SimGCL" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "holds no run" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--overwrite"]) == 2
+    assert "contradict" in capsys.readouterr().err
+
+
+def test_a_sequential_model_says_when_its_default_split_differs(planted_seq_file, caplog):
+    from ssrec.training.run import _WARNED, resolve_data_needs
+
+    _WARNED.clear()
+    with caplog.at_level(logging.WARNING):
+        cfg = resolve_data_needs(load_config(None, ["model.name=SASRec",
+                                                    f"data.dataset={planted_seq_file}"]))
+    assert cfg.data.split == "loo"
+    assert "split loo with the user's history allowed" in caplog.text
+    assert "default to split ratio with the history masked" in caplog.text

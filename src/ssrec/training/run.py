@@ -146,7 +146,8 @@ def _config_difference(old: str | None, new: str) -> str | None:
     if old is None:
         return "the folder has no config.yaml"
     a, b = config_identity(old), config_identity(new)
-    for key in sorted(set(a) | set(b)):
+    # the model first: another model changes every model key, and its name says why
+    for key in sorted(set(a) | set(b), key=lambda k: (k != "model.name", k)):
         if a.get(key, "<unset>") != b.get(key, "<unset>"):
             return f"{key}: {a.get(key, '<unset>')} -> {b.get(key, '<unset>')}"
     return None
@@ -241,8 +242,13 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     if not (social or auto or seen or split):
         return cfg
     cfg = cfg.model_copy(deep=True)
+    sequential = model_cls.family == "sequential"
     if split:
-        cfg.data.split = resolve_default_split(cfg.data, model_cls.family == "sequential")
+        cfg.data.split = resolve_default_split(cfg.data, sequential)
+        other = resolve_default_split(cfg.data.model_copy(update={"split": "default"}),
+                                      not sequential)
+        if other != cfg.data.split:
+            _warn_family_protocol(sequential, cfg.data.split, other)
     if social:
         cfg.data.social = True
     if auto:
@@ -250,6 +256,26 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     if seen:
         cfg.eval.exclude_seen = resolve_exclude_seen(cfg.eval, model_cls)
     return cfg
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _warn_family_protocol(sequential: bool, split: str, other: str) -> None:
+    """Say once per process when ``data.split=default`` means another split for this model
+    family than for the other families on the same data (leave-one-out for sequential models,
+    a random split for the others), so that results of two families are not compared
+    unknowingly."""
+    if (sequential, split) in _WARNED:
+        return
+    _WARNED.add((sequential, split))
+    family, others = (("sequential", "general, graph and social") if sequential else
+                      ("general, graph and social", "sequential"))
+    history, other_history = ("allowed", "masked") if sequential else ("masked", "allowed")
+    log.warning("protocol: split %s with the user's history %s at evaluation, the %s models' "
+                "default on this data; %s models default to split %s with the history %s. "
+                "Set data.split and eval.exclude_seen to compare models of both families",
+                split, history, family, others, other, other_history)
 
 
 def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
@@ -294,18 +320,20 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
         run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
         run_dir.mkdir(parents=True, exist_ok=True)
         text = dump_config(cfg)
-        if resume and (run_dir / "last.pt").is_file():
-            old = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() \
-                else None
-            diff = _config_difference(old, text)
+        if resume and (run_dir / "config.yaml").is_file():
+            diff = _config_difference((run_dir / "config.yaml").read_text(), text)
             if diff is not None:
                 raise SsrecError(f"cannot resume {run_dir}: its config.yaml differs from this "
                                  f"configuration ({diff}); use the same settings or another "
                                  "output folder (the budget keys "
                                  f"{', '.join(sorted(BUDGET_KEYS))} may change)")
+        if resume and (run_dir / "last.pt").is_file():
             check_inputs(run_dir, _saved_meta(run_dir / "last.pt"), meta, allow_data_change)
             resuming = True
         else:
+            if resume:
+                log.warning("%s holds no last.pt (interrupted before its first epoch ended): "
+                            "training starts at epoch 1", run_dir)
             _clear_run_files(run_dir)  # a new run never sits beside an old run's results
         atomic_write_text(run_dir / "config.yaml", text)
     elif resume:
