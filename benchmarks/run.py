@@ -59,8 +59,11 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _rss_mb() -> float:
-    import psutil
-
+    try:
+        import psutil
+    except ImportError:
+        raise SystemExit("benchmarks/run.py samples memory with psutil: "
+                         "pip install -e '.[bench]'") from None
     return psutil.Process().memory_info().rss / 2**20
 
 

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -12,13 +14,12 @@ from ssrec.augment import (
 from ssrec.data.graph import normalized_adjacency
 
 
-@pytest.mark.parametrize("stream", ["counter", "torch"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_uniform_noise_has_norm_eps_and_keeps_signs(stream, dtype):
+def test_uniform_noise_has_norm_eps_and_keeps_signs(dtype):
     x = torch.randn(500, 16, dtype=dtype)
     x[3, 5] = 0.0  # sign(0) = 0: no noise on that coordinate
     g = torch.Generator().manual_seed(0)
-    y = uniform_noise(x, 0.1, generator=g, stream=stream)
+    y = uniform_noise(x, 0.1, generator=g)
     d = y - x
     assert y.dtype == dtype and d[3, 5] == 0
     norms = d.norm(dim=1)
@@ -29,41 +30,91 @@ def test_uniform_noise_has_norm_eps_and_keeps_signs(stream, dtype):
     # uniforms is about 0.1 * E[u] / sqrt(E[u^2] * 16) = 0.1 * 0.5 / sqrt(16 / 3)
     assert abs(d.abs().mean().item() - 0.1 * 0.5 / (16 / 3) ** 0.5) < 0.002
     assert uniform_noise(x, 0.0) is x and uniform_noise(x, 0.3, training=False) is x
-    y2 = uniform_noise(x, 0.1, generator=torch.Generator().manual_seed(0), stream=stream)
+    y2 = uniform_noise(x, 0.1, generator=torch.Generator().manual_seed(0))
     assert torch.equal(y, y2)
-    assert not torch.equal(y, uniform_noise(x, 0.1, generator=g, stream=stream))
-    with pytest.raises(ValueError):
+    assert not torch.equal(y, uniform_noise(x, 0.1, generator=g))
+    with pytest.raises(ValueError, match="eps"):
         uniform_noise(x, -1.0)
-    with pytest.raises(ValueError, match="noise stream"):
-        uniform_noise(x, 0.1, stream="mt")
+    with pytest.raises(ValueError, match="eps"):
+        uniform_noise(x, float("nan"))
+    with pytest.raises(TypeError, match="floating-point"):
+        uniform_noise(torch.ones(3, 2, dtype=torch.int64), 0.1)
+    with pytest.raises(ValueError, match="scalar"):
+        uniform_noise(torch.tensor(1.0), 0.1)
 
 
-def test_counter_noise_is_splitmix64_of_the_seed_and_entry_index():
-    """The "counter" stream, recomputed in plain Python: entry ``k`` of the draw is the top 24
-    bits of the ``k``-th SplitMix64 output from the scrambled seed; the same values on any
-    number of threads; the gradient is the identity."""
-    from ssrec.augment.embedding import _mix64
+_GAMMA, _M1, _M2, _MASK = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 2**64 - 1
 
-    x = torch.randn(37, 5, dtype=torch.float64, requires_grad=True)
+
+def _splitmix64_mix(z):
+    """SplitMix64's output function, in plain Python (Steele, Lea & Flood, OOPSLA 2014)."""
+    z = ((z ^ (z >> 30)) * _M1) & _MASK
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return z ^ (z >> 31)
+
+
+def _reference_noise(x, eps, seed):
+    """The counter stream, recomputed entry by entry: ``k`` = the top 24 bits of SplitMix64's
+    ``i``-th output from the scrambled seed, ``i = n * D + d``; each row's scale is
+    ``eps / sqrt(Σ k²)`` (summed exactly) rounded to ``x``'s dtype."""
+    n, d = x.shape
+    state = _splitmix64_mix(seed)
+    k = [_splitmix64_mix((state + (i + 1) * _GAMMA) & _MASK) >> 40 for i in range(n * d)]
+    ss = [sum(v * v for v in k[r * d:(r + 1) * d]) for r in range(n)]
+    scale = torch.tensor([[eps / max(math.sqrt(v), 1.0)] for v in ss], dtype=x.dtype)
+    u = torch.tensor(k, dtype=x.dtype).view(n, d)
+    return x + torch.sign(x) * (u * scale)
+
+
+def _use(path, monkeypatch):
+    """Make the CPU draws of ``uniform_noise`` use the tensor operations or numba's kernel."""
+    from ssrec.augment import embedding
+
+    if path == "numba":
+        pytest.importorskip("numba")
+        monkeypatch.setattr(embedding, "_kernel", None)  # compiled on first use
+    else:
+        monkeypatch.setattr(embedding, "_kernel", False)
+
+
+@pytest.mark.parametrize("path", ["tensor", "numba"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_counter_noise_is_splitmix64_of_the_seed_and_entry_index(dtype, path, monkeypatch):
+    """The stream is SplitMix64 of the seed and entry index, exactly, by either CPU path (the
+    tensor operations in blocks of rows too); the same values on any number of threads; the
+    gradient is the identity."""
+    from ssrec.augment import embedding
+
+    _use(path, monkeypatch)
+    x = torch.randn(37, 5, dtype=dtype, requires_grad=True)
     x.data[2, 3] = 0.0
+    seed = int(torch.randint(0, 2**63 - 1, (), generator=torch.Generator().manual_seed(4)))
+    expected = _reference_noise(x.detach(), 0.2, seed)
     threads = torch.get_num_threads()
     out = []
     try:
-        for n in (1, 3):
+        for n, block in ((1, 1 << 18), (3, 1 << 18), (2, 15)):  # 15 entries: 3-row blocks
             torch.set_num_threads(n)
+            monkeypatch.setattr(embedding, "_BLOCK_ENTRIES", block)
             out.append(uniform_noise(x, 0.2, generator=torch.Generator().manual_seed(4)))
     finally:
         torch.set_num_threads(threads)
-    assert torch.equal(out[0], out[1])
-    seed = int(torch.randint(0, 2**63 - 1, (), generator=torch.Generator().manual_seed(4)))
-    state, gamma = _mix64(seed), 0x9E3779B97F4A7C15
-    u = torch.tensor([_mix64((state + (k + 1) * gamma) % 2**64) >> 40 for k in range(37 * 5)],
-                     dtype=torch.float64).view(37, 5) / 2**24
-    expected = x.detach() + 0.2 * u / u.norm(dim=1, keepdim=True) * torch.sign(x.detach())
-    torch.testing.assert_close(out[0].detach(), expected, rtol=1e-14, atol=1e-15)
+    for y in out:
+        assert torch.equal(y.detach(), expected)
     assert out[0][2, 3] == 0.0
     out[0].sum().backward()
     assert torch.equal(x.grad, torch.ones_like(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_both_cpu_paths_draw_the_same_values(dtype, monkeypatch):
+    x = torch.randn(5000, 64, dtype=dtype)  # two blocks of the tensor operations
+    x[7, :9] = 0.0
+    out = []
+    for path in ("tensor", "numba"):
+        _use(path, monkeypatch)
+        out.append(uniform_noise(x, 0.1, torch.Generator().manual_seed(11)))
+    assert torch.equal(out[0], out[1])
 
 
 def test_counter_noise_float32_matches_the_float64_draw():
@@ -74,9 +125,25 @@ def test_counter_noise_float32_matches_the_float64_draw():
     torch.testing.assert_close(y32.double(), y64, rtol=3e-7, atol=1e-7)
 
 
-def test_counter_noise_leaves_a_row_alone_when_its_draw_is_all_zero():
-    """With D = 1 about one draw in 2^24 is 0; its row has no direction and stays as it is
-    (as in the "torch" stream), not NaN. Row 8478686 of this draw is such a row."""
+def test_uniform_noise_perturbs_the_last_dimension_of_any_shape_and_half_precision():
+    """A ``[..., D]`` tensor is perturbed as its ``[-1, D]`` rows; float16 and bfloat16 as
+    their float32 values, rounded back."""
+    x = torch.randn(4, 6, 8)
+    y = uniform_noise(x, 0.1, torch.Generator().manual_seed(1))
+    flat = uniform_noise(x.view(24, 8), 0.1, torch.Generator().manual_seed(1))
+    assert y.shape == x.shape and torch.equal(y.view(24, 8), flat)
+    for dtype in (torch.float16, torch.bfloat16):
+        h = x.to(dtype)
+        yh = uniform_noise(h, 0.1, torch.Generator().manual_seed(1))
+        ref = uniform_noise(h.float(), 0.1, torch.Generator().manual_seed(1)).to(dtype)
+        assert yh.dtype == dtype and torch.equal(yh, ref)
+
+
+@pytest.mark.parametrize("path", ["tensor", "numba"])
+def test_counter_noise_leaves_a_row_alone_when_its_draw_is_all_zero(path, monkeypatch):
+    """With D = 1 about one draw in 2^24 is 0; its row has no direction and stays as it is,
+    not NaN. Row 8478686 of this draw is such a row."""
+    _use(path, monkeypatch)
     x = torch.ones(8478687, 1)
     y = uniform_noise(x, 0.1, torch.Generator().manual_seed(0))
     assert torch.isfinite(y).all() and y[-1, 0] == 1.0
@@ -86,22 +153,62 @@ def test_counter_noise_leaves_a_row_alone_when_its_draw_is_all_zero():
 def test_counter_kernel_compiles_without_a_cache_folder(monkeypatch):
     """numba raises at decoration when it has nowhere to cache (read-only install, no home):
     the kernel is then compiled for the process only."""
-    import numba
-
+    numba = pytest.importorskip("numba")
     from ssrec.augment import embedding
 
     real = numba.njit
 
     def njit(*args, **kwargs):
         if kwargs.get("cache"):
-            raise RuntimeError("cannot cache function '_counter_noise': no locator available")
+            raise RuntimeError("cannot cache function '_counter_noise_loops': no locator "
+                               "available")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(numba, "njit", njit)
     monkeypatch.setattr(embedding, "_kernel", None)
     x = torch.randn(10, 4)
     y = uniform_noise(x, 0.1, torch.Generator().manual_seed(2))
+    assert embedding._kernel not in (None, False)
     torch.testing.assert_close((y - x).norm(dim=1), torch.full((10,), 0.1))
+
+
+def test_without_numba_the_tensor_operations_draw(monkeypatch):
+    """Without numba installed (an optional extra) the CPU draw falls back to the tensor
+    operations."""
+    import builtins
+
+    from ssrec.augment import embedding
+
+    real_import = builtins.__import__
+
+    def no_numba(name, *args, **kwargs):
+        if name == "numba":
+            raise ImportError("No module named 'numba'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_numba)
+    monkeypatch.setattr(embedding, "_kernel", None)
+    assert embedding._compiled_kernel() is None and embedding._kernel is False
+    x = torch.randn(10, 4)
+    y = uniform_noise(x, 0.1, torch.Generator().manual_seed(2))
+    torch.testing.assert_close((y - x).norm(dim=1), torch.full((10,), 0.1))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_counter_noise_on_cuda_equals_the_cpu_draw_of_the_same_state():
+    from ssrec.augment.embedding import _add_counter_noise, _counter_state
+
+    x = torch.randn(3000, 64, dtype=torch.float64)
+    x[0, 0] = 0.0
+    state = _counter_state(torch.tensor(2**62 + 12345))
+    cpu = _add_counter_noise(x, 0.1, state)
+    gpu = _add_counter_noise(x.cuda(), 0.1, state.cuda())
+    assert torch.equal(gpu.cpu(), cpu)
+    y = uniform_noise(x.cuda().requires_grad_(), 0.1)  # the CUDA generator's seed
+    assert y.device.type == "cuda"
+    torch.testing.assert_close((y - x.cuda()).norm(dim=1)[1:],
+                               torch.full((2999,), 0.1, dtype=torch.float64, device="cuda"))
 
 
 def test_edge_dropout_rate_and_reproducibility():

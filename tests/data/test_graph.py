@@ -132,7 +132,7 @@ def test_propagate_rows_equals_the_full_mean_bit_for_bit(include_ego, n_layers, 
     grads, outs = [], []
     for at_rows in (False, True):
         gen = torch.Generator().manual_seed(5)
-        hook = (lambda x, layer: uniform_noise(x, 0.1, gen, stream="torch")) if noisy else None
+        hook = (lambda x, layer: uniform_noise(x, 0.1, gen)) if noisy else None
         ego = torch.randn(n, d, generator=torch.Generator().manual_seed(1)).requires_grad_()
         if at_rows:
             out = propagate_rows(adj, ego, n_layers, rows, include_ego, noise=hook)

@@ -7,6 +7,7 @@ import torch
 import yaml
 
 from ssrec.config import EvalConfig, TrainConfig, load_config
+from ssrec.errors import SsrecError
 from ssrec.models import LightGCN, LossOutput, MF
 from ssrec.training import Trainer, TrainingError, run
 
@@ -98,16 +99,17 @@ def test_an_interrupted_run_resumes_to_the_same_result(model, planted_dir, plant
     with pytest.raises(KeyboardInterrupt):
         run(cfg, callbacks=[_Interrupt(4)])
     assert not (tmp_path / "b" / "results.json").exists()
-    # a config.yaml written before a key existed resumes: the missing key takes its default
+    # a saved config.yaml that differs from this configuration, even by a key it lacks, is
+    # refused with the first difference
     saved = tmp_path / "b" / "config.yaml"
-    lines = saved.read_text().splitlines(keepends=True)
-    # (and one that left eval.exclude_seen to the model family: null)
-    seen = "  exclude_seen: false\n" if model == "CL4SRec" else "  exclude_seen: true\n"
-    assert "  social_symmetric: false\n" in lines and seen in lines
-    saved.write_text("".join("  exclude_seen: null\n" if x == seen else x for x in lines
-                             if x != "  social_symmetric: false\n"))
+    text = saved.read_text()
+    assert "  social_symmetric: false\n" in text
+    saved.write_text(text.replace("  social_symmetric: false\n", ""))
+    with pytest.raises(SsrecError, match=r"config.yaml differs .*social_symmetric: <unset> -> "):
+        run(cfg, resume=True)
+    assert not (tmp_path / "b" / "results.json").exists()
+    saved.write_text(text)
     run(cfg, resume=True)
-    assert {"  social_symmetric: false\n", seen} <= set(saved.read_text().splitlines(True))
     a = json.loads((tmp_path / "a" / "results.json").read_text())
     b = json.loads((tmp_path / "b" / "results.json").read_text())
     assert a["test"] == b["test"] and a["valid"] == b["valid"]
@@ -130,46 +132,3 @@ def test_zero_epochs_warns_that_the_model_is_untrained(planted_dir, caplog):
         result = run(cfg, write=False)
     assert result.epochs_run == 0 and result.best_epoch == 0
     assert any("untrained" in r.getMessage() for r in caplog.records)
-
-
-def test_a_saved_config_without_a_new_key_is_read_with_its_legacy_value(planted_dir):
-    """SimGCL runs saved before ``noise_stream`` existed drew the "torch" stream: resuming one
-    under today's default ("counter") would silently change its noise, so the upgraded
-    config says "torch" and a resume with the default is refused."""
-    from ssrec.config import dump_config
-    from ssrec.training.run import _upgrade_config, resolve_data_needs
-
-    cfg = resolve_data_needs(load_config(None, ["model.name=SimGCL",
-                                                f"data.dataset={planted_dir}"]))
-    text = dump_config(cfg)
-    assert "  noise_stream: counter\n" in text
-    old = text.replace("  noise_stream: counter\n", "")
-    assert "  noise_stream: torch\n" in _upgrade_config(old)
-    assert _upgrade_config(text) == text  # a key that is present keeps its value
-
-
-def test_the_retired_parallel_noise_stream_is_refused_for_training_only(planted_dir):
-    """Runs made with the retired "parallel" stream can still be loaded (to be evaluated or to
-    recommend), but not trained: that stream no longer exists."""
-    from ssrec.errors import ConfigError
-    from ssrec.training.run import build_model, resolve_data_needs
-
-    cfg = resolve_data_needs(load_config(None, [
-        "model.name=SimGCL", f"data.dataset={planted_dir}", "model.noise_stream=parallel",
-        "train.epochs=1", "train.progress=false"]))
-    assert cfg.model_params().noise_stream == "parallel"
-    from ssrec.data import load_dataset
-
-    model = build_model(cfg, load_dataset(cfg.data, seed=cfg.seed))
-    model.eval()
-    model.on_eval_start("test")
-    assert model.score(torch.arange(3)).shape == (3, model.n_items)
-    with pytest.raises(ConfigError, match="replaced by 'counter'"):
-        run(cfg, write=False)
-
-
-def test_upgrading_a_saved_config_without_a_model_section_does_not_crash(planted_dir):
-    from ssrec.training.run import _upgrade_config
-
-    text = f"data:\n  dataset: {planted_dir}\n"
-    assert isinstance(_upgrade_config(text), str)

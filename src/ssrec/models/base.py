@@ -33,16 +33,7 @@ if TYPE_CHECKING:
 
 
 class ModelConfig(Section):
-    """Base of every model's ``Config`` (unknown keys are errors).
-
-    ``legacy_defaults`` (a class attribute) gives, for keys added after runs were saved
-    without them, the value that reproduces those runs, when it differs from today's default:
-    when a run is resumed, its saved ``config.yaml`` without the key is read with that value
-    (so a resume that would change the model's behaviour is refused, not done silently). A
-    config passed with ``--config`` is a new run and takes today's defaults.
-    """
-
-    legacy_defaults: ClassVar[dict[str, Any]] = {}
+    """Base of every model's ``Config`` (unknown keys are errors)."""
 
 
 @dataclass

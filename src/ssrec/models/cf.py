@@ -170,8 +170,7 @@ class GraphCF(EmbeddingCF):
 
     def node_info_nce(self, a: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
                       b: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
-                      batch: PairBatch, tau: float, fused: bool = True
-                      ) -> torch.Tensor:
+                      batch: PairBatch, tau: float) -> torch.Tensor:
         """InfoNCE between two node views over the batch's distinct users plus, separately, its
         distinct positive items (the contrastive loss of SimGCL, Eq. 1, and XSimGCL):
         ``info_nce(a[u], b[u], τ) + info_nce(a[i], b[i], τ)``.
@@ -184,8 +183,6 @@ class GraphCF(EmbeddingCF):
                 (read at the rows needed only).
             batch: the training triples (its distinct users and positive items are used).
             tau: temperature τ > 0.
-            fused: see :func:`~ssrec.losses.info_nce` (False: the composite arithmetic of
-                earlier runs, bit for bit).
 
         Returns:
             Scalar: the user term plus the item term (each a mean over its rows).
@@ -194,8 +191,7 @@ class GraphCF(EmbeddingCF):
         rows = torch.cat([uid, batch.distinct_pos() + self.n_users])
         nu = uid.numel()
         ra, rb = self.layer_rows(a, rows), self.layer_rows(b, rows)  # [Bu+Bi, D]
-        return (info_nce(ra[:nu], rb[:nu], tau, fused=fused)
-                + info_nce(ra[nu:], rb[nu:], tau, fused=fused))
+        return info_nce(ra[:nu], rb[:nu], tau) + info_nce(ra[nu:], rb[nu:], tau)
 
     def node_bpr_parts(self, nodes: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
                        ego: torch.Tensor, batch: PairBatch) -> dict[str, torch.Tensor]:

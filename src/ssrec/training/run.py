@@ -301,7 +301,9 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
         plus the protocol.
 
     Raises:
-        SsrecError: data, config or training problems (with a message for the user).
+        SsrecError: data, config or training problems (with a message for the user), e.g. a
+            resume whose saved ``config.yaml`` differs (the message names the first
+            difference).
     """
     cfg = resolve_data_needs(cfg)
     device = resolve_device(cfg.device)
@@ -373,25 +375,6 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
         })
         log.info("results written to %s", run_dir / "results.json")
     return result
-
-
-def _upgrade_config(text: str) -> str:
-    """A saved ``config.yaml`` as this version writes it: keys added since it was saved take
-    their defaults (or the model's ``legacy_defaults``, the values that reproduce the saved
-    run) and the options the model decides are resolved, so a run started by an older version
-    resumes when nothing it set has changed. Text that no longer validates is returned
-    unchanged (the caller reports it)."""
-    try:
-        raw = yaml.safe_load(text)
-        cfg = build_config(raw)
-        saved = raw.get("model") or {}
-        missing = {k: v for k, v in cfg.model_cls().Config.legacy_defaults.items()
-                   if k not in saved}
-        if missing:  # keys added since: the values that reproduce the saved run
-            cfg = build_config({**raw, "model": {**saved, **missing}})
-        return dump_config(resolve_data_needs(cfg))
-    except (SsrecError, yaml.YAMLError, TypeError, AttributeError):
-        return text
 
 
 def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | None = None,

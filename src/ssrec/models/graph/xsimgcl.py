@@ -19,8 +19,6 @@ class XSimGCLConfig(SimGCLConfig):
         eps: L2 norm of the per-layer noise ε (0.2).
         tau: InfoNCE temperature τ (0.15).
         cl_weight: weight λ of the contrastive loss (0.2).
-        noise_stream: as SimGCL's (``"counter"``; the last layer is perturbed in full, since
-            XSimGCL reads it at every row of its BPR and InfoNCE terms).
     """
 
     layer_cl: int = Field(1, ge=1)
@@ -55,9 +53,11 @@ class XSimGCL(SimGCL):
     paper = ("Yu et al., XSimGCL: Towards Extremely Simple Graph Contrastive Learning for "
              "Recommendation, IEEE TKDE 2023")
     def loss(self, batch: PairBatch) -> LossOutput:
+        # every layer is perturbed in full: the BPR and InfoNCE terms read the last one at
+        # all their rows
         nodes, layers = self.propagate_nodes(layer_hook=self._noise)  # [U+I, D]
         parts = self.node_bpr_parts(nodes, layers[0], batch)
         cl_view = layers[self.cfg.layer_cl]  # [U+I, D]
         parts["cl"] = self.cfg.cl_weight * self.node_info_nce(
-            nodes, cl_view, batch, self.cfg.tau, fused=self._fast)
+            nodes, cl_view, batch, self.cfg.tau)
         return LossOutput(parts["bpr"] + parts["reg"] + parts["cl"], parts)
