@@ -114,7 +114,7 @@ class PairwiseSampler(Sampler):
         if n_negatives < 1:
             raise ValueError(f"n_negatives must be >= 1, got {n_negatives}")
         self.n_negatives = int(n_negatives)
-        self.negatives = NegativeSampler(data.train_csr)
+        self.negatives = NegativeSampler(data.train_csr, user_ids=data.users.raw_ids)
         self._users = data.train.user
         self._items = data.train.item
 
