@@ -58,6 +58,13 @@ class DataConfig(Section):
         rating_threshold: rows with a rating below it are not positives (dropped); ``None``
             keeps every row (implicit feedback).
         k_core: drop users and items with fewer interactions, iteratively (0 = off).
+        dedup: repeated (user, item) rows (a user who re-consumes an item): ``True`` collapses
+            each pair to its latest occurrence (counted), ``False`` keeps every row in time
+            order (counted; a re-consumed item stays in the history and can be a target, so
+            the evaluation must not mask seen items: ``eval.exclude_seen=false``), ``"auto"``
+            (default) keeps them for sequential models and collapses them for the others
+            (resolved by :func:`ssrec.training.run.run`; collapsed when loading data
+            directly).
         cold: what to do with validation/test users or items never seen in training:
             ``"drop"`` (counted in the report) or ``"error"``.
         format, sep: reading options for a dataset given as a path.
@@ -79,6 +86,7 @@ class DataConfig(Section):
     valid_method: Literal["auto", "random", "last"] = "auto"
     rating_threshold: float | None = None
     k_core: int = Field(0, ge=0)
+    dedup: bool | Literal["auto"] = "auto"
     cold: Literal["drop", "error"] = "drop"
     format: Literal["auto", "pairs", "adjacency", "atomic", "csv"] = "auto"
     sep: str | None = None

@@ -107,3 +107,53 @@ def test_lastfm_cold_users_and_items_are_counted(data_dir):
     assert data.report["cold"]["test"]["users"] == 2
     assert data.report["cold"]["test"]["items"] == 13
     assert data.n_users == 1878 and data.n_items == 4476
+
+
+REPEATS = ("u1\ta\t1\t1\nu1\tb\t1\t2\nu1\tc\t1\t3\nu1\ta\t1\t4\n"   # u1 re-consumes a last
+           "u2\ta\t1\t1\nu2\tb\t1\t2\nu2\tc\t1\t3\nu2\tb\t1\t4\n"
+           "u3\tc\t1\t1\nu3\ta\t1\t2\nu3\tb\t1\t3\nu3\tc\t1\t4\n")
+
+
+def _pairs(data, split):
+    s = data.split(split)
+    return sorted(zip(data.users.to_raw(s.user).tolist(), data.items.to_raw(s.item).tolist(),
+                      s.timestamp.tolist()))
+
+
+def test_repeats_kept_in_time_order_make_the_real_last_event_the_target(tmp_path):
+    # issue 20.4: repeats collapsed to their first occurrence, so u1's target was c, not a
+    p = tmp_path / "rep.tsv"
+    p.write_text(REPEATS)
+    kept = load_dataset(dataset=str(p), split="loo", dedup=False)
+    assert _pairs(kept, "test") == [("u1", "a", 4.0), ("u2", "b", 4.0), ("u3", "c", 4.0)]
+    assert _pairs(kept, "valid") == [("u1", "c", 3.0), ("u2", "c", 3.0), ("u3", "b", 3.0)]
+    assert len(kept.train) == 6  # u1: a@1 b@2, u2: a@1 b@2, u3: c@1 a@2
+    rep = kept.report
+    assert rep["dedup"] is False and rep["repeats_kept"] == {"all": 3}
+    assert rep["targets_also_in_train"] == {"test": 3, "valid": 0, "valid_also_in_test": 0}
+    hist = kept.sequences.history("test")  # the model reads a, b, c before predicting a
+    u1 = kept.users.index("u1")
+    assert kept.items.to_raw(hist.row(u1)).tolist() == ["a", "b", "c"]
+    collapsed = load_dataset(dataset=str(p), split="loo", dedup=True)
+    assert collapsed.report["duplicates_collapsed"] == {"all": 3}
+    # each pair keeps its latest event: u1's a@4 is still the test target
+    assert ("u1", "a", 4.0) in _pairs(collapsed, "test")
+    assert ("u1", "a", 1.0) not in _pairs(collapsed, "train")
+
+
+def test_dedup_auto_follows_the_model_family(tmp_path):
+    from ssrec.config import load_config
+    from ssrec.training.run import resolve_data_needs
+
+    p = tmp_path / "rep.tsv"
+    p.write_text(REPEATS)
+    seq = resolve_data_needs(load_config(None, [f"data.dataset={p}", "model.name=SASRec"]))
+    graph = resolve_data_needs(load_config(None, [f"data.dataset={p}", "model.name=LightGCN"]))
+    assert (seq.data.dedup, graph.data.dedup) == (False, True)
+    with pytest.raises(ConfigError, match="data.dedup=false keeps repeated events.*"
+                                          "eval.exclude_seen=false"):
+        resolve_data_needs(load_config(None, [f"data.dataset={p}", "model.name=LightGCN",
+                                              "data.dedup=false"]))
+    ok = resolve_data_needs(load_config(None, [f"data.dataset={p}", "model.name=LightGCN",
+                                               "data.dedup=false", "eval.exclude_seen=false"]))
+    assert ok.data.dedup is False

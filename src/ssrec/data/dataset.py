@@ -4,13 +4,17 @@
 
 1. read the files (train/valid/test, or one ``all`` file) with :mod:`ssrec.data.io`;
 2. drop rows whose rating is below ``rating_threshold`` (implicit feedback), counted;
-3. collapse duplicate (user, item) rows of a file to their first occurrence, counted;
+3. repeated (user, item) rows (``data.dedup``): collapsed to the pair's latest occurrence
+   (by timestamp, ties by file order), counted, or, for sequential data, kept in time order
+   (counted), so a re-consumed item stays in the history and a time split's last event is
+   the real last event;
 4. optional k-core filtering over all rows;
 5. split (given files, per-user ratio, leave-one-out by time, or global temporal cut) and, when
    there is no validation split, hold out ``valid_ratio`` of each user's training rows at
    random, or (``valid_method="last"``) each user's latest training row;
 6. remove from validation/test the pairs that are also training pairs (counted), so that test
-   interactions never enter the training graph and no target is masked away;
+   interactions never enter the training graph and no target is masked away (when repeats
+   are kept, a re-consumed item is a real target: such pairs stay, counted);
 7. build the id maps from the **training** rows only; validation/test users or items that never
    occur in training are dropped from evaluation and counted (or raise, with ``cold="error"``);
 8. with ``data.social``, read the user–user links and map them with the same user id map
@@ -308,13 +312,18 @@ class _Table:
                       c("r"), c("t"), np.concatenate([p.order for p in parts]))
 
 
-def _dedup(tab: _Table, n_items: int) -> tuple[_Table, int]:
+def _dedup(tab: _Table, n_items: int, collapse: bool = True) -> tuple[_Table, int]:
+    """Repeated (user, item) rows of ``tab``: with ``collapse`` each pair keeps only its latest
+    row (by timestamp, ties by file order; survivors stay in file order), else every row is
+    kept. Returns the table and the number of repeats (rows after a pair's first)."""
     key = tab.u * n_items + tab.i
-    _, first = np.unique(key, return_index=True)
-    if first.size == key.size:
-        return tab, 0
-    first.sort()
-    return tab.take(first), int(key.size - first.size)
+    t = np.zeros(key.size) if tab.t is None else tab.t
+    later_first = np.lexsort((tab.order, t))[::-1]
+    _, idx = np.unique(key[later_first], return_index=True)
+    repeats = int(key.size - idx.size)
+    if not repeats or not collapse:
+        return tab, repeats
+    return tab.take(np.sort(later_first[idx])), repeats
 
 
 def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any) -> InteractionData:
@@ -381,10 +390,14 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
         offset += n
 
     # -- 3. duplicates -------------------------------------------------------------------------
+    collapse = cfg.dedup is not False  # "auto" without a model (see DataConfig.dedup)
     dups = {}
     for r in roles:
-        tables[r], dups[r] = _dedup(tables[r], n_i_codes)
-    report["duplicates_collapsed"] = dups
+        tables[r], dups[r] = _dedup(tables[r], n_i_codes, collapse)
+    report["dedup"] = collapse
+    report["duplicates_collapsed"] = dups if collapse else {r: 0 for r in dups}
+    if not collapse:
+        report["repeats_kept"] = dups
 
     # -- split strategy --------------------------------------------------------------------------
     method = cfg.split
@@ -396,7 +409,9 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
     if method != "given":
         parts = [tables[r] for r in ("all", "train", "valid", "test") if r in tables]
         merged = _Table.cat(parts)
-        merged, cross = _dedup(merged, n_i_codes)
+        merged, cross = _dedup(merged, n_i_codes, collapse)
+        if not collapse:  # kept rows: only the repeats that span two files are new
+            cross -= sum(dups.values())
         if cross:
             dups["across_files"] = cross
         tables = {"all": merged}
@@ -442,14 +457,20 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
     overlap = {}
     dup = np.isin(test.u * n_i_codes + test.i, train_keys)
     overlap["test"] = int(dup.sum())
-    test = test.take(np.flatnonzero(~dup))
+    if collapse:
+        test = test.take(np.flatnonzero(~dup))
     if valid is not None:
         dup = np.isin(valid.u * n_i_codes + valid.i, train_keys)
         overlap["valid"] = int(dup.sum())
         dup |= np.isin(valid.u * n_i_codes + valid.i, test.u * n_i_codes + test.i)
         overlap["valid_also_in_test"] = int(dup.sum()) - overlap["valid"]
-        valid = valid.take(np.flatnonzero(~dup))
-    report["removed_pairs_also_in_train"] = overlap
+        if collapse:
+            valid = valid.take(np.flatnonzero(~dup))
+    if collapse:
+        report["removed_pairs_also_in_train"] = overlap
+    else:  # kept repeats: a re-consumed item is a real target, so these pairs stay
+        report["removed_pairs_also_in_train"] = {k: 0 for k in overlap}
+        report["targets_also_in_train"] = overlap
 
     # -- validation hold-out -------------------------------------------------------------
     if valid is None:

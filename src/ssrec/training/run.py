@@ -26,7 +26,7 @@ import yaml
 import ssrec
 from ssrec.config import RunConfig, build_config, dump_config
 from ssrec.data.dataset import InteractionData, load_dataset, resolve_default_split
-from ssrec.errors import SsrecError
+from ssrec.errors import ConfigError, SsrecError
 from ssrec.evaluation import Evaluator, resolve_exclude_seen
 from ssrec.models.base import Recommender
 from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
@@ -138,21 +138,28 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     with ``needs_social``; ``data.valid_method="auto"`` made ``"last"`` for sequential models
     (the last training item of each history is held out) and ``"random"`` otherwise; and
     ``eval.exclude_seen=null`` made the model family's default (False for sequential models,
-    True otherwise); ``data.split="default"`` made the split it means for this dataset and
+    True otherwise); ``data.dedup="auto"`` made False (repeated events kept) for sequential
+    models and True (collapsed) otherwise; ``data.split="default"`` made the split it means for this dataset and
     model (:func:`~ssrec.data.dataset.resolve_default_split`: the given test file, else
     leave-one-out for sequential models). The config itself is returned when nothing changes,
     else a copy (so ``config.yaml`` records what was loaded).
 
     Raises:
-        DataError: ``data.split="default"`` and the dataset cannot be found."""
+        DataError: ``data.split="default"`` and the dataset cannot be found.
+        ConfigError: ``data.dedup=false`` with ``eval.exclude_seen=true`` (kept repeats are
+            targets that the mask would hide)."""
     model_cls = cfg.model_cls()
     social = model_cls.needs_social and not cfg.data.social
     auto = cfg.data.valid_method == "auto"
     seen = cfg.eval.exclude_seen is None
     split = cfg.data.split == "default"
-    if not (social or auto or seen or split):
+    dedup = cfg.data.dedup == "auto"
+    if not (social or auto or seen or split or dedup):
+        _check_repeats(cfg)
         return cfg
     cfg = cfg.model_copy(deep=True)
+    if dedup:
+        cfg.data.dedup = model_cls.family != "sequential"
     if split:
         cfg.data.split = resolve_default_split(cfg.data, model_cls.family == "sequential")
     if social:
@@ -161,7 +168,17 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
         cfg.data.valid_method = "last" if model_cls.family == "sequential" else "random"
     if seen:
         cfg.eval.exclude_seen = resolve_exclude_seen(cfg.eval, model_cls)
+    _check_repeats(cfg)
     return cfg
+
+
+def _check_repeats(cfg: RunConfig) -> None:
+    """Kept repeats make re-consumed items targets, which masking seen items would hide."""
+    if cfg.data.dedup is False and cfg.eval.exclude_seen:
+        raise ConfigError("data.dedup=false keeps repeated events, so a re-consumed item can be "
+                          "a test target, but eval.exclude_seen=true masks the user's training "
+                          "items and such a target could never be recommended; set "
+                          "eval.exclude_seen=false or data.dedup=true")
 
 
 def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
