@@ -30,6 +30,8 @@ def test_models_lists_every_registered_model(capsys):
     (("train", "--set", "trian.lr=0.1"), "--set trian.lr=0.1: unknown key 'trian'"),
     (("data", "describe", "no-such-dataset"), "neither a registered dataset"),
     (("evaluate", "/no/such/run"), "config.yaml not found"),
+    (("train", "--seed", "-1"), "option seed: seed: Input should be greater than or equal to 0"),
+    (("train", "--seed", str(2**64 + 1)), "less than or equal to 9223372036854775807"),
 ])
 def test_user_errors_exit_2_with_one_line(capsys, args, fragment):
     code, out, err = run_cli(capsys, *args)
@@ -90,3 +92,68 @@ def test_describe_gowalla_json(data_dir, capsys):
     assert code == 0
     assert (d["users"], d["items"]) == (29858, 40981)
     assert (d["train"]["interactions"], d["test"]["interactions"]) == (810128, 217242)
+
+
+def test_config_with_a_non_utf8_byte_is_one_error_line(tmp_path, capsys):
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes(b"train:\n  epochs: 3\n# caf\xe9\n")
+    code, _, err = run_cli(capsys, "train", "--config", str(p))
+    assert code == 2 and "Traceback" not in err
+    assert err.strip() == (f"ssrec: error: {p}:3: not UTF-8 text (byte 0xe9 at offset 24); "
+                           "save the file as UTF-8")
+
+
+def test_diverging_training_is_one_error_line_and_leaves_no_run(planted_dir, tmp_path, capsys):
+    out = tmp_path / "div"
+    code, _, err = run_cli(capsys, "train", "--model", "MF", "--dataset", str(planted_dir),
+                           "--epochs", "2", "--out", str(out), "--no-progress",
+                           "--set", "train.lr=1e38", "--set", "model.l2_reg=1e38")
+    assert code == 2 and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("ssrec: error:")]
+    assert errors == ["ssrec: error: the optimiser step overflowed in epoch 1, batch 1 (value "
+                      "cannot be converted to type float without overflow); lower train.lr "
+                      "(now 1e+38)"]
+    assert not out.exists()  # no config.yaml and empty log.jsonl left behind
+    # diverging after a completed epoch: the log keeps the epoch and says why it stopped
+    code, _, err = run_cli(capsys, "train", "--model", "MF", "--dataset", str(planted_dir),
+                           "--epochs", "3", "--out", str(out), "--no-progress",
+                           "--set", "train.lr=1e30")
+    assert code == 2 and "non-finite loss in epoch 2" in err
+    assert sorted(p.name for p in out.iterdir()) == ["log.jsonl"]
+    lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [x.get("epoch") for x in lines] == [1, None]
+    assert lines[-1]["event"] == "failed" and "non-finite loss in epoch 2" in lines[-1]["error"]
+    code, _, err = run_cli(capsys, "evaluate", str(out))  # not mistaken for a run
+    assert code == 2 and "config.yaml not found" in err
+
+
+def test_closed_output_pipe_is_one_error_line(monkeypatch, capsys):
+    class Closed:
+        def write(self, s):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", Closed())
+    code = main(["models"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == "ssrec: error: the output was closed before it was all written (broken pipe)\n"
+
+
+def test_resume_after_a_killed_first_save_says_so_and_cleans(planted_dir, tmp_path, capsys):
+    out = tmp_path / "killed"
+    args = ("train", "--model", "MF", "--dataset", str(planted_dir), "--epochs", "1",
+            "--out", str(out), "--no-progress", "--json")
+    assert run_cli(capsys, *args)[0] == 0
+    (out / "last.pt").rename(out / ".last.pt.k1ll3d.tmp")  # killed before the rename
+    (out / "results.json").unlink()
+    code, _, err = run_cli(capsys, *args, "--resume")
+    assert code == 0
+    msgs = err.splitlines()
+    assert (f"{out}: removed the unfinished temporary file(s) of last.pt (the run was killed "
+            "while saving)") in msgs
+    assert (f"--resume: {out} holds no last.pt (its first save was interrupted), so training "
+            "starts from epoch 1") in msgs
+    assert not list(out.glob(".*.tmp")) and (out / "last.pt").is_file()

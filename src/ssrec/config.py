@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ssrec.errors import ConfigError
 
 METRIC_NAMES = ("recall", "ndcg", "precision", "hit", "mrr", "map")
+SEED_MAX = 2**63 - 1  # seeds are non-negative 64-bit signed integers (NumPy, PyTorch, offsets)
 
 
 class Section(BaseModel):
@@ -195,7 +196,8 @@ class RunConfig(Section):
     """Everything about one run.
 
     Attributes:
-        seed: seeds Python, NumPy and PyTorch, the split and the sampler.
+        seed: seeds Python, NumPy and PyTorch, the split and the sampler; an integer in
+            ``[0, 2**63 - 1]``.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         output_dir: the run folder; default ``runs/<model>-<dataset>-<time>``.
         presets: apply the dataset's shipped preset (``ssrec/presets/<dataset>.yaml``: training
@@ -203,7 +205,7 @@ class RunConfig(Section):
         model: ``{"name": ..., **fields of the model's Config}``.
     """
 
-    seed: int = 2020
+    seed: int = Field(2020, ge=0, le=SEED_MAX)
     device: str = "auto"
     output_dir: str | None = None
     presets: bool = True
@@ -403,9 +405,15 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
     if path is not None:
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            raw = p.read_bytes()
         except OSError as exc:
             raise ConfigError(f"cannot read config file: {exc.strerror}", str(p)) from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise ConfigError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                              f"{exc.start}); save the file as UTF-8", str(p), line) from None
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:

@@ -32,7 +32,8 @@ from ssrec.models.base import Recommender
 from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
 from ssrec.training.trainer import RunResult, Trainer
 from ssrec.utils.device import resolve_device
-from ssrec.utils.io import atomic_write_json, atomic_write_text
+from ssrec.utils.io import (append_jsonl, atomic_write_json, atomic_write_text,
+                             remove_partial_writes)
 from ssrec.utils.seed import seed_everything
 
 log = logging.getLogger("ssrec")
@@ -214,10 +215,20 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     run_dir = None
     cbs: list[Any] = [ConsoleLogger()]
     resuming = False
+    created = False
     if write:
         run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
+        created = not run_dir.exists()
         run_dir.mkdir(parents=True, exist_ok=True)
+        partial = remove_partial_writes(run_dir)
+        if partial:
+            log.warning("%s: removed the unfinished temporary file(s) of %s (the run was killed "
+                        "while saving)", run_dir, ", ".join(partial))
         text = dump_config(cfg)
+        if resume and not (run_dir / "last.pt").is_file():
+            log.warning("--resume: %s holds no last.pt (%s), so training starts from epoch 1",
+                        run_dir, "its first save was interrupted" if "last.pt" in partial
+                        else "no epoch was completed")
         if resume and (run_dir / "last.pt").is_file():
             old = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() \
                 else None
@@ -228,20 +239,26 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
                                  f"configuration ({_config_difference(old, text)}); use the "
                                  "same settings or another output folder")
             resuming = True
+        before = {n: _stamp(run_dir / n) for n in _RUN_FILES}
         atomic_write_text(run_dir / "config.yaml", text)
     elif resume:
         raise SsrecError("resume needs a run folder (write=True)")
     log.info("%s on %s: %d users, %d items, %d train / %d valid / %d test interactions; "
              "device %s", model.name, data.name, data.n_users, data.n_items, len(data.train),
              len(data.valid), len(data.test), device)
-    trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device=device,
-                      run_dir=run_dir, callbacks=cbs + list(callbacks or []))
-    if resuming and run_dir is not None:
-        trainer.resume(run_dir)
-    if run_dir is not None:
-        trainer.callbacks.append(JsonlLogger(
-            run_dir / "log.jsonl", keep_epochs=trainer.state.epoch if resuming else None))
-    result = trainer.fit()
+    try:
+        trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device=device,
+                          run_dir=run_dir, callbacks=cbs + list(callbacks or []))
+        if resuming and run_dir is not None:
+            trainer.resume(run_dir)
+        if run_dir is not None:
+            trainer.callbacks.append(JsonlLogger(
+                run_dir / "log.jsonl", keep_epochs=trainer.state.epoch if resuming else None))
+        result = trainer.fit()
+    except Exception as exc:
+        if run_dir is not None and not resuming:
+            _discard_failed_run(run_dir, created, before, exc)
+        raise
     result.seconds["load"] = load_seconds
     if run_dir is not None:
         evaluated = {"test": trainer.test_eval.n_users,
@@ -261,6 +278,39 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
         })
         log.info("results written to %s", run_dir / "results.json")
     return result
+
+
+_RUN_FILES = ("config.yaml", "log.jsonl", "checkpoint.pt", "last.pt")
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """``(inode, mtime_ns)`` of a file, ``None`` if absent: tells whether a run rewrote it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _discard_failed_run(run_dir: Path, created: bool, before: dict[str, Any],
+                        error: Exception) -> None:
+    """Undo what a fresh run that failed (diverged, or no negative item for a user) wrote, so
+    its folder is not taken for a run: its ``config.yaml`` and the checkpoints it wrote are
+    removed; its ``log.jsonl`` stays, with a final ``{"event": "failed"}`` line, when it holds
+    epochs, else it is removed; a folder this run created and left empty is removed."""
+    for name in _RUN_FILES:
+        path = run_dir / name
+        if _stamp(path) == before.get(name) and name != "config.yaml":
+            continue  # not written by this run
+        if name == "log.jsonl" and path.is_file() and path.stat().st_size:
+            append_jsonl(path, {"event": "failed", "error": str(error)})
+            continue
+        path.unlink(missing_ok=True)
+    if created and not any(run_dir.iterdir()):
+        run_dir.rmdir()
+        log.info("removed the run folder %s (the run failed)", run_dir)
+    else:
+        log.info("%s: removed the failed run's config.yaml and checkpoints", run_dir)
 
 
 def _upgrade_config(text: str) -> str:

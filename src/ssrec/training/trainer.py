@@ -157,7 +157,15 @@ class Trainer:
                 out.total.backward()
                 if self.cfg.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
-                opt.step()
+                try:
+                    opt.step()
+                except RuntimeError as exc:  # Adam's step size overflows float32
+                    if "overflow" not in str(exc):
+                        raise
+                    raise TrainingError(
+                        f"the optimiser step overflowed in epoch {epoch}, batch {n_batches + 1} "
+                        f"({str(exc).splitlines()[0]}); lower train.lr (now {self.cfg.lr:g})"
+                    ) from None
                 model.on_after_step()
                 parts = {"total": out.total, **out.parts}
                 for k, v in parts.items():
