@@ -68,7 +68,10 @@ class DataConfig(Section):
             directly).
         cold: what to do with validation/test users or items never seen in training:
             ``"drop"`` (counted in the report) or ``"error"``.
-        format, sep: reading options for a dataset given as a path.
+        format, sep: reading options for a dataset given as a path (``format``: ``"auto"``,
+            ``"pairs"``, ``"adjacency"``, ``"atomic"`` or ``"csv"``, a header line naming the
+            columns; ``sep``: one character, or ``"tab"`` / ``"\\t"``, ``"comma"``,
+            ``"space"``, ...; ``None`` detects it). See :mod:`ssrec.data.io`.
         verify_checksums: check registered files' sha256.
         social: also load the dataset's user–user relation file (``user friend [weight]`` per
             line; the registered "social" file, or a ``social*``/``trust*``/``friend*``/

@@ -157,3 +157,10 @@ def test_dedup_auto_follows_the_model_family(tmp_path):
     ok = resolve_data_needs(load_config(None, [f"data.dataset={p}", "model.name=LightGCN",
                                                "data.dedup=false", "eval.exclude_seen=false"]))
     assert ok.data.dedup is False
+
+
+def test_a_separator_that_is_not_one_character_is_a_config_error(tmp_path):
+    p = tmp_path / "r.tsv"
+    p.write_text("user\titem\nu1\ti1\nu2\ti1\n")
+    with pytest.raises(ConfigError, match="data.sep: separator 'xx' is not one character"):
+        load_dataset(dataset=str(p), sep="xx")

@@ -204,7 +204,10 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
     Raises:
         ConfigError: ``cfg.social`` is set but the dataset has no social file.
     """
-    fmt_override = FileFormat(kind=cfg.format, sep=cfg.sep)
+    try:
+        fmt_override = FileFormat(kind=cfg.format, sep=cfg.sep)
+    except ValueError as exc:
+        raise ConfigError(f"data.sep: {exc}") from None
     if cfg.dataset in DATASETS:
         spec = DATASETS.get(cfg.dataset)
         if cfg.social and "social" not in spec.roles:
@@ -245,7 +248,7 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
                                 "name the files train.txt / test.txt [/ valid.txt] or pass one "
                                 "file", str(p))
         if cfg.social and social is not None:
-            found["social"] = (social[0], FileFormat(kind="pairs", sep=cfg.sep))
+            found["social"] = (social[0], FileFormat(kind="pairs", sep=fmt_override.sep))
         return str(p), None, found
     known = ", ".join(DATASETS.names())
     raise ConfigError(f"data.dataset: {cfg.dataset!r} is neither a registered dataset ({known}) "
