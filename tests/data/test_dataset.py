@@ -164,3 +164,36 @@ def test_a_separator_that_is_not_one_character_is_a_config_error(tmp_path):
     p.write_text("user\titem\nu1\ti1\nu2\ti1\n")
     with pytest.raises(ConfigError, match="data.sep: separator 'xx' is not one character"):
         load_dataset(dataset=str(p), sep="xx")
+
+
+def test_silent_choices_are_counted_and_said_once(tmp_path, caplog):
+    # issue 20.11: ratings read without a threshold, an adjacency line with no items, users
+    # without a test target (1-2 events under leave-one-out)
+    p = tmp_path / "r.tsv"
+    p.write_text("".join(f"u{u}\ti{(u + k) % 6}\t{k + 1}\t{k}\n" for u in range(4)
+                         for k in range(5)) + "solo\ti1\t5\t9\npair\ti2\t4\t1\npair\ti3\t3\t2\n")
+    with caplog.at_level("INFO", logger="ssrec"):
+        data = load_dataset(dataset=str(p), split="loo")
+    msgs = [r.getMessage() for r in caplog.records]
+    rated = [m for m in msgs if "every row counts as a positive" in m]
+    assert rated == [f"{p} has a rating column but data.rating_threshold is not set, so every "
+                     "row counts as a positive (set data.rating_threshold to keep only the rows "
+                     "rated at or above it)"]
+    # solo: 1 event (train only); pair: 2 events (train + test, no validation)
+    assert data.report["users_without_target"] == {"test": 1, "valid": 2}
+    assert f"{p}: of 6 users, 1 have no test target and 2 have no validation target (too few " \
+           "interactions for the split, e.g. 1-2 under leave-one-out, or their targets were " \
+           "dropped); they are not scored there" in msgs
+    assert [n["level"] for n in data.report["notes"]] == ["info", "info"]
+    thresholded = load_dataset(dataset=str(p), split="loo", rating_threshold=1)
+    assert not any("every row" in n["message"] for n in thresholded.report["notes"])
+
+    adj = tmp_path / "adj.txt"
+    adj.write_text("1 2 3 4 5\n2\n3 4 5 6 7 8\n4 1 2\n5 5 4 3 2 1\n6\n")
+    data = load_dataset(dataset=str(adj), split="loo")
+    assert data.report["lines_without_items"] == {"all": 2}
+    assert data.report["notes"][0] == {
+        "level": "warning",
+        "message": f"{adj}: 2 line(s) name a user and no item (line 2, 6): no interaction "
+                   "comes from them"}
+    assert "2" not in data.users and "6" not in data.users

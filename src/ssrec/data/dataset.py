@@ -329,13 +329,33 @@ def _dedup(tab: _Table, n_items: int, collapse: bool = True) -> tuple[_Table, in
     return tab.take(np.sort(later_first[idx])), repeats
 
 
-def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any) -> InteractionData:
+def _say(report: dict[str, Any], level: str, message: str) -> None:
+    """Log a note about the data once and keep it in ``report["notes"]`` (``level``:
+    ``"info"`` or ``"warning"``), where ``ssrec data describe`` and ``results.json`` show it."""
+    report.setdefault("notes", []).append({"level": level, "message": message})
+    log.log(logging.WARNING if level == "warning" else logging.INFO, "%s", message)
+
+
+def _some_lines(lines: list[int], n: int = 5) -> str:
+    return ", ".join(map(str, lines[:n])) + (", ..." if len(lines) > n else "")
+
+
+def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: bool = True,
+                 **kwargs: Any) -> InteractionData:
     """Load, clean, split and index a dataset.
+
+    Besides the counts of every step, ``report`` holds ``read`` (rows, distinct users and items
+    read, after the rating threshold), ``layout`` (how each file was read), ``notes`` (the
+    messages logged once: ratings read without a threshold, adjacency lines naming no item,
+    users without a test or validation target, an empty test split) and
+    ``users_without_target`` (``{"valid": n, "test": n}``).
 
     Args:
         cfg: the data section of a run config; ``kwargs`` are shortcuts for its fields when
             ``cfg`` is None (``load_dataset(dataset="gowalla", data_dir="...")``).
         seed: seeds the random splits (ratio split, validation hold-out).
+        require_test: raise when the test split ends up empty (default); ``False`` reports it
+            as a warning note instead (to describe a file whose split is impossible).
 
     Returns:
         The :class:`InteractionData`.
@@ -359,6 +379,13 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
         path, fmt = files[role]
         raws[role] = read_interactions(path, fmt)
     report["rows_read"] = {r: len(x) for r, x in raws.items()}
+    report["layout"] = {r: x.layout for r, x in raws.items()}
+    for role, raw in raws.items():
+        if raw.lines_without_items:
+            empty = list(raw.lines_without_items)
+            report.setdefault("lines_without_items", {})[role] = len(empty)
+            _say(report, "warning", f"{raw.path}: {len(empty)} line(s) name a user and no item "
+                 f"(line {_some_lines(empty)}): no interaction comes from them")
 
     # -- 2. rating threshold --------------------------------------------------------------
     report["rating_threshold"] = cfg.rating_threshold
@@ -372,6 +399,14 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
             below[role] = int((~keep).sum())
             raws[role] = raw.take(np.flatnonzero(keep))
         report["below_threshold"] = below
+    else:
+        rated = [x.path if x.path == name else Path(x.path).name
+                 for x in raws.values() if x.rating is not None]
+        if rated:
+            _say(report, "info", ("" if rated == [name] else f"{name}: ") + f"{', '.join(rated)} "
+                 f"{'has a rating column' if len(rated) == 1 else 'have rating columns'} but "
+                 "data.rating_threshold is not set, so every row counts as a positive (set "
+                 "data.rating_threshold to keep only the rows rated at or above it)")
 
     # -- intern raw ids globally (all files) -------------------------------------------------
     roles = list(raws)
@@ -382,6 +417,8 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
     u_codes = u_codes.reshape(-1).astype(np.int64)
     i_codes = i_codes.reshape(-1).astype(np.int64)
     n_i_codes = max(int(i_vocab.size), 1)
+    report["read"] = {"rows": int(all_u.size), "users": int(u_vocab.size),
+                      "items": int(i_vocab.size)}
     tables: dict[str, _Table] = {}
     offset = 0
     for r in roles:
@@ -535,8 +572,22 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
     train_i = Interactions(tu, ti, train.t, train.order)
     valid_i = index(valid, "valid")
     test_i = index(test, "test")
+    without = {"test": len(users) - int(np.unique(test_i.user).size)}
+    if split_desc["validation"]["method"] != "none":
+        without["valid"] = len(users) - int(np.unique(valid_i.user).size)
+    report["users_without_target"] = without
+    if any(without.values()):
+        _say(report, "info", f"{name}: of {len(users)} users, " + " and ".join(
+            f"{n} have no {'validation' if s == 'valid' else s} target" for s, n in
+            without.items() if n) + " (too few interactions for the split, e.g. 1-2 under "
+            "leave-one-out, or their targets were dropped); they are not scored there")
     if len(test_i) == 0:
-        raise DataError("the test split is empty after dropping cold users/items", name)
+        why = ("the test split is empty after dropping cold users/items" if test.u.size else
+               f"the {split_desc['method']} split leaves no test interaction (too few "
+               "interactions per user)")
+        if require_test:
+            raise DataError(why, name)
+        _say(report, "warning", f"{name}: {why}: no model can be tested with this split")
     cold = report["cold"]
     for s in ("valid", "test"):
         if cold[s]["interactions"]:

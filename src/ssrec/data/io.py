@@ -121,6 +121,9 @@ class RawInteractions:
         timestamp: ``float64 [N]`` or ``None`` when the file has no timestamp column.
         line: ``int64 [N]``, the 1-based line each row came from (rows of one adjacency line
             share it).
+        layout: how the file was read, e.g. ``"pairs, tab-separated (user, item, rating)"``.
+        lines_without_items: 1-based lines of an adjacency list that name a user and no item
+            (no row comes from them).
     """
 
     path: str
@@ -129,6 +132,8 @@ class RawInteractions:
     rating: np.ndarray | None
     timestamp: np.ndarray | None
     line: np.ndarray
+    layout: str = ""
+    lines_without_items: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return int(self.user.shape[0])
@@ -182,6 +187,10 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
         if s:
             out.append((no, s))
     return out
+
+
+def _sep_name(sep: str) -> str:
+    return {"\t": "tab", ",": "comma", " ": "whitespace"}.get(sep, repr(sep))
 
 
 def _split_fn(sep: str | None, sample: str):
@@ -324,10 +333,13 @@ def _read_pairs(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> Ra
                 raise DataError(f"empty {r} field", p, no)
             cols[r].append(v)
         nos.append(no)
-    return _from_columns(p, cols, nos)
+    sep, _ = _split_fn(fmt.sep, lines[0][1])
+    return _from_columns(p, cols, nos, f"pairs, {_sep_name(sep)}-separated"
+                         f"{', header skipped' if fmt.header else ', no header'} ({desc})")
 
 
-def _from_columns(p: str, cols: dict[str, list[str]], nos: list[int]) -> RawInteractions:
+def _from_columns(p: str, cols: dict[str, list[str]], nos: list[int],
+                  layout: str = "") -> RawInteractions:
     """Raw interactions from parsed string columns (``user``, ``item``, optional ``rating`` /
     ``timestamp``) and their 1-based line numbers (numbers are checked with the line named)."""
     return RawInteractions(
@@ -337,6 +349,7 @@ def _from_columns(p: str, cols: dict[str, list[str]], nos: list[int]) -> RawInte
         rating=_to_float(cols["rating"], nos, "rating", p) if "rating" in cols else None,
         timestamp=_to_float(cols["timestamp"], nos, "timestamp", p) if "timestamp" in cols else None,
         line=np.array(nos, dtype=np.int64),
+        layout=layout,
     )
 
 
@@ -345,6 +358,7 @@ def _read_adjacency(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -
     users: list[str] = []
     items: list[str] = []
     nos: list[int] = []
+    empty: list[int] = []
     _, split = _split_fn(fmt.sep if fmt.sep not in (None, ":") else " ", lines[0][1] if lines else "")
     for no, s in lines:
         head, sepc, rest = s.partition(":")
@@ -359,6 +373,8 @@ def _read_adjacency(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -
             raise DataError("missing user id", p, no)
         if any(not t for t in toks):
             raise DataError("empty item field", p, no)
+        if not toks:
+            empty.append(no)
         users.extend([user] * len(toks))
         items.extend(toks)
         nos.extend([no] * len(toks))
@@ -369,6 +385,8 @@ def _read_adjacency(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -
         rating=None,
         timestamp=None,
         line=np.array(nos, dtype=np.int64),
+        layout="adjacency list (a user and their items per line)",
+        lines_without_items=tuple(empty),
     )
 
 
@@ -405,7 +423,8 @@ def _read_atomic(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> R
                 raise DataError(f"empty {names[k]} field", p, no)
             cols[r].append(f[k])
         nos.append(no)
-    return _from_columns(p, cols, nos)
+    return _from_columns(p, cols, nos, "RecBole atomic (" + ", ".join(
+        f"{r}={names[k]}" for r, k in pos.items()) + ")")
 
 
 def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawInteractions:
@@ -429,7 +448,7 @@ def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawI
     cols: dict[str, list[str]] = {r: [] for r in pos}
     nos: list[int] = []
     items = list(pos.items())
-    what = {"\t": "tab", ",": "comma", " ": "whitespace"}.get(sep, repr(sep))
+    what = _sep_name(sep)
     for (no, _), f in zip(lines[1:], rows[1:]):
         if len(f) != nf:
             raise DataError(f"expected {nf} {what}-separated fields like the header, found "
@@ -440,7 +459,8 @@ def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawI
                 raise DataError(f"empty {rows[0][k]} field", p, no)
             cols[r].append(v)
         nos.append(no)
-    return _from_columns(p, cols, nos)
+    return _from_columns(p, cols, nos, f"{what}-separated with a header (" + ", ".join(
+        f"{r}={rows[0][k].strip()}" for r, k in pos.items()) + ")")
 
 
 def _empty(p: str) -> RawInteractions:

@@ -34,6 +34,7 @@ from ssrec.training.trainer import RunResult, Trainer
 from ssrec.utils.device import resolve_device
 from ssrec.utils.io import (append_jsonl, atomic_write_json, atomic_write_text,
                              remove_partial_writes)
+from ssrec.utils.logs import quiet
 from ssrec.utils.seed import seed_everything
 
 log = logging.getLogger("ssrec")
@@ -356,8 +357,9 @@ def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | Non
     if device is not None:
         raw["device"] = device
     cfg = resolve_data_needs(build_config(raw, {("",): (str(cfg_path), None)}))
-    data = load_dataset(cfg.data, seed=cfg.seed)
-    model = build_model(cfg, data)
+    with quiet():  # the data's and model's notes were said when the run trained
+        data = load_dataset(cfg.data, seed=cfg.seed)
+        model = build_model(cfg, data)
     dev = resolve_device(cfg.device)
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     try:
