@@ -148,8 +148,10 @@ class Trainer:
         model.on_epoch_start(self._ctx(epoch))
         sums: dict[str, torch.Tensor] = {}
         n_batches = 0
+        # disable=None: tqdm shows the bar only when stderr is a terminal (not in a log file)
         bar = tqdm(total=len(self.sampler), desc=f"epoch {epoch}/{self.cfg.epochs}",
-                   disable=not self.cfg.progress, leave=False, unit="batch", dynamic_ncols=True)
+                   disable=None if self.cfg.progress else True, leave=False, unit="batch",
+                   dynamic_ncols=True)
         with bar:
             for batch in self.sampler.epoch():
                 opt.zero_grad(set_to_none=True)
