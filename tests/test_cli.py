@@ -260,6 +260,9 @@ def test_final_results_once_and_reloads_repeat_no_data_warning(tmp_path, capsys)
     assert "dropped 1 test interactions" in err
     assert "batch/s" not in err  # no progress bar when stderr is not a terminal
     assert "| train " in err and " + valid " in err  # the epoch line has validation seconds
+    proto = json.loads((out_dir / "results.json").read_text())["protocol"]
+    assert proto["users_without_target"] == {"test": 0, "valid": 0}
+    assert proto["data_notes"] == [] and proto["repeats_kept"] is None
     for args in (("evaluate", str(out_dir)), ("recommend", str(out_dir), "--user", "u1")):
         code, _, err = run_cli(capsys, *args)
         assert code == 0 and err == ""  # said once, when the run trained
