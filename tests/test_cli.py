@@ -179,8 +179,8 @@ def test_describe_a_small_file_whose_split_is_impossible(tmp_path, capsys):
     assert f"warning: {p}: the ratio split leaves no test interaction (too few interactions " \
            "per user): no model can be tested with this split" in lines
     assert f"note: {p}: of 3 users, 3 have no test target and 3 have no validation target " \
-           "(too few interactions for the split, e.g. 1-2 under leave-one-out, or their " \
-           "targets were dropped); they are not scored there" in lines
+           "(too few interactions for the split, e.g. 1-2 under leave-one-out, none in a " \
+           "given file, or targets dropped as cold); they are not scored there" in lines
     code, out, _ = run_cli(capsys, "data", "describe", str(p), "--json")
     d = json.loads(out)
     assert d["report"]["read"] == {"rows": 4, "users": 3, "items": 3}
@@ -266,3 +266,20 @@ def test_final_results_once_and_reloads_repeat_no_data_warning(tmp_path, capsys)
     for args in (("evaluate", str(out_dir)), ("recommend", str(out_dir), "--user", "u1")):
         code, _, err = run_cli(capsys, *args)
         assert code == 0 and err == ""  # said once, when the run trained
+
+
+def test_runs_saved_before_dedup_existed_keep_collapsed_repeats(planted_seq_file, tmp_path,
+                                                                 capsys):
+    from ssrec.training.run import load_run
+
+    out = tmp_path / "seq"
+    args = ("train", "--model", "SASRec", "--dataset", str(planted_seq_file), "--epochs", "1",
+            "--out", str(out), "--no-progress", "--json")
+    assert run_cli(capsys, *args)[0] == 0
+    cfg = out / "config.yaml"
+    assert "  dedup: false\n" in cfg.read_text()  # sequential: repeats kept
+    cfg.write_text(cfg.read_text().replace("  dedup: false\n", ""))  # as an older version wrote
+    assert load_run(out).cfg.data.dedup is True  # rebuilt on the data it was trained on
+    code, _, err = run_cli(capsys, *args, "--resume")
+    assert code == 2 and "config.yaml differs from this configuration (data.dedup: True -> " \
+                         "False)" in err

@@ -62,7 +62,7 @@ class DataConfig(Section):
             keeps every row (implicit feedback).
         k_core: drop users and items with fewer interactions, iteratively (0 = off).
         dedup: repeated (user, item) rows (a user who re-consumes an item): ``True`` collapses
-            each pair to its latest occurrence (counted), ``False`` keeps every row in time
+            each pair to its first occurrence (counted), ``False`` keeps every row in time
             order (counted; a re-consumed item stays in the history and can be a target, so
             the evaluation must not mask seen items: ``eval.exclude_seen=false``), ``"auto"``
             (default) keeps them for sequential models and collapses them for the others

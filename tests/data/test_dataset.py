@@ -136,9 +136,9 @@ def test_repeats_kept_in_time_order_make_the_real_last_event_the_target(tmp_path
     assert kept.items.to_raw(hist.row(u1)).tolist() == ["a", "b", "c"]
     collapsed = load_dataset(dataset=str(p), split="loo", dedup=True)
     assert collapsed.report["duplicates_collapsed"] == {"all": 3}
-    # each pair keeps its latest event: u1's a@4 is still the test target
-    assert ("u1", "a", 4.0) in _pairs(collapsed, "test")
-    assert ("u1", "a", 1.0) not in _pairs(collapsed, "train")
+    # graph models: each pair once, at its first event (a re-consumption is no new item)
+    assert ("u1", "a", 1.0) in _pairs(collapsed, "train")
+    assert ("u1", "c", 3.0) in _pairs(collapsed, "test")
 
 
 def test_dedup_auto_follows_the_model_family(tmp_path):
@@ -182,8 +182,8 @@ def test_silent_choices_are_counted_and_said_once(tmp_path, caplog):
     # solo: 1 event (train only); pair: 2 events (train + test, no validation)
     assert data.report["users_without_target"] == {"test": 1, "valid": 2}
     assert f"{p}: of 6 users, 1 have no test target and 2 have no validation target (too few " \
-           "interactions for the split, e.g. 1-2 under leave-one-out, or their targets were " \
-           "dropped); they are not scored there" in msgs
+           "interactions for the split, e.g. 1-2 under leave-one-out, none in a given file, or " \
+           "targets dropped as cold); they are not scored there" in msgs
     assert [n["level"] for n in data.report["notes"]] == ["info", "info"]
     thresholded = load_dataset(dataset=str(p), split="loo", rating_threshold=1)
     assert not any("every row" in n["message"] for n in thresholded.report["notes"])

@@ -4,10 +4,10 @@
 
 1. read the files (train/valid/test, or one ``all`` file) with :mod:`ssrec.data.io`;
 2. drop rows whose rating is below ``rating_threshold`` (implicit feedback), counted;
-3. repeated (user, item) rows (``data.dedup``): collapsed to the pair's latest occurrence
-   (by timestamp, ties by file order), counted, or, for sequential data, kept in time order
-   (counted), so a re-consumed item stays in the history and a time split's last event is
-   the real last event;
+3. repeated (user, item) rows (``data.dedup``): collapsed to the pair's first occurrence
+   (counted; a model that masks the user's seen items cannot be asked for a re-consumed item),
+   or, for sequential models, kept in time order (counted), so a re-consumed item stays in the
+   history and the leave-one-out target is the real last event;
 4. optional k-core filtering over all rows;
 5. split (given files, per-user ratio, leave-one-out by time, or global temporal cut) and, when
    there is no validation split, hold out ``valid_ratio`` of each user's training rows at
@@ -316,17 +316,16 @@ class _Table:
 
 
 def _dedup(tab: _Table, n_items: int, collapse: bool = True) -> tuple[_Table, int]:
-    """Repeated (user, item) rows of ``tab``: with ``collapse`` each pair keeps only its latest
-    row (by timestamp, ties by file order; survivors stay in file order), else every row is
-    kept. Returns the table and the number of repeats (rows after a pair's first)."""
+    """Repeated (user, item) rows of ``tab``: with ``collapse`` each pair keeps only its first
+    row in the file, else every row is kept. Returns the table and the number of repeats (rows
+    after a pair's first)."""
     key = tab.u * n_items + tab.i
-    t = np.zeros(key.size) if tab.t is None else tab.t
-    later_first = np.lexsort((tab.order, t))[::-1]
-    _, idx = np.unique(key[later_first], return_index=True)
-    repeats = int(key.size - idx.size)
+    _, first = np.unique(key, return_index=True)
+    repeats = int(key.size - first.size)
     if not repeats or not collapse:
         return tab, repeats
-    return tab.take(np.sort(later_first[idx])), repeats
+    first.sort()
+    return tab.take(first), repeats
 
 
 def _say(report: dict[str, Any], level: str, message: str) -> None:
@@ -580,7 +579,8 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
         _say(report, "info", f"{name}: of {len(users)} users, " + " and ".join(
             f"{n} have no {'validation' if s == 'valid' else s} target" for s, n in
             without.items() if n) + " (too few interactions for the split, e.g. 1-2 under "
-            "leave-one-out, or their targets were dropped); they are not scored there")
+            "leave-one-out, none in a given file, or targets dropped as cold); they are not "
+            "scored there")
     if len(test_i) == 0:
         why = ("the test split is empty after dropping cold users/items" if test.u.size else
                f"the {split_desc['method']} split leaves no test interaction (too few "

@@ -317,6 +317,14 @@ def _discard_failed_run(run_dir: Path, created: bool, before: dict[str, Any],
         log.info("%s: removed the failed run's config.yaml and checkpoints", run_dir)
 
 
+def _saved(raw: Any) -> Any:
+    """A saved ``config.yaml`` as data: one saved before ``data.dedup`` existed collapsed
+    repeated events, whatever the model (so its run is rebuilt on the same data)."""
+    if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
+        raw["data"].setdefault("dedup", True)
+    return raw
+
+
 def _upgrade_config(text: str) -> str:
     """A saved ``config.yaml`` as this version writes it: keys added since it was saved take
     their defaults (or the model's ``legacy_defaults``, the values that reproduce the saved
@@ -324,7 +332,7 @@ def _upgrade_config(text: str) -> str:
     resumes when nothing it set has changed. Text that no longer validates is returned
     unchanged (the caller reports it)."""
     try:
-        raw = yaml.safe_load(text)
+        raw = _saved(yaml.safe_load(text))
         cfg = build_config(raw)
         saved = raw.get("model") or {}
         missing = {k: v for k, v in cfg.model_cls().Config.legacy_defaults.items()
@@ -354,7 +362,7 @@ def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | Non
     for p in (cfg_path, ckpt_path):
         if not p.is_file():
             raise SsrecError(f"{p} not found; is {run_dir} a finished ssrec run folder?")
-    raw = yaml.safe_load(cfg_path.read_text())
+    raw = _saved(yaml.safe_load(cfg_path.read_text()))
     if data_dir is not None:
         raw.setdefault("data", {})["data_dir"] = data_dir
     if device is not None:
