@@ -576,8 +576,8 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
         without["valid"] = len(users) - int(np.unique(valid_i.user).size)
     report["users_without_target"] = without
     if any(without.values()):
-        _say(report, "info", f"{name}: of {len(users)} users, " + " and ".join(
-            f"{n} have no {'validation' if s == 'valid' else s} target" for s, n in
+        _say(report, "info", f"{name}: users without a " + "; without a ".join(
+            f"{'validation' if s == 'valid' else s} target: {n} of {len(users)}" for s, n in
             without.items() if n) + " (too few interactions for the split, e.g. 1-2 under "
             "leave-one-out, none in a given file, or targets dropped as cold); they are not "
             "scored there")

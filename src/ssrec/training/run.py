@@ -143,11 +143,11 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     with ``needs_social``; ``data.valid_method="auto"`` made ``"last"`` for sequential models
     (the last training item of each history is held out) and ``"random"`` otherwise; and
     ``eval.exclude_seen=null`` made the model family's default (False for sequential models,
-    True otherwise); ``data.dedup="auto"`` made False (repeated events kept) for sequential
-    models and True (collapsed) otherwise; ``data.split="default"`` made the split it means for this dataset and
+    True otherwise); ``data.split="default"`` made the split it means for this dataset and
     model (:func:`~ssrec.data.dataset.resolve_default_split`: the given test file, else
-    leave-one-out for sequential models). The config itself is returned when nothing changes,
-    else a copy (so ``config.yaml`` records what was loaded).
+    leave-one-out for sequential models); ``data.dedup="auto"`` made False (repeated events
+    kept) for sequential models and True (collapsed) otherwise. The config itself is returned
+    when nothing changes, else a copy (so ``config.yaml`` records what was loaded).
 
     Raises:
         DataError: ``data.split="default"`` and the dataset cannot be found.
