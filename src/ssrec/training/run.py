@@ -198,7 +198,11 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
 
     With ``resume`` and an ``output_dir`` that holds an interrupted run of the same
     configuration (its ``config.yaml`` and ``last.pt``), training continues from the last
-    completed epoch instead of starting again (see :meth:`Trainer.resume`).
+    completed epoch instead of starting again (see :meth:`Trainer.resume`); without a
+    ``last.pt`` it says so and starts from epoch 1. Temporary files left by a save that was
+    killed are removed. A fresh run that fails (diverges, or a user has no negative item)
+    removes the ``config.yaml`` and checkpoints it wrote, so its folder is not taken for a run;
+    a ``log.jsonl`` with epochs stays, ending with ``{"event": "failed", "error": ...}``.
 
     Returns:
         The :class:`~ssrec.training.trainer.RunResult`; ``results.json`` holds the same numbers
@@ -220,6 +224,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     cbs: list[Any] = [ConsoleLogger()]
     resuming = False
     created = False
+    before: dict[str, Any] = {}
     if write:
         run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
         created = not run_dir.exists()

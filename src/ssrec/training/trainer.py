@@ -78,7 +78,8 @@ class Trainer:
     Each epoch: ``model.on_epoch_start``; for every batch of the model's sampler:
     ``zero_grad(set_to_none=True)``, ``model.loss(batch)``, ``backward``, optional gradient
     clipping, ``Adam.step``, ``model.on_after_step``; the detached loss parts are summed on the device (one host sync per
-    epoch; a non-finite epoch loss raises :class:`TrainingError`). Every ``eval_every`` epochs
+    epoch; a non-finite epoch loss, or an ``Adam.step`` that overflows float32 (a huge
+    ``train.lr``), raises :class:`TrainingError`). Every ``eval_every`` epochs
     the validation split is scored; the best weights by ``monitor`` are kept (and written to
     ``checkpoint.pt`` atomically); after ``patience`` validations without improvement (and not
     before ``min_epochs``), training stops. Then the best weights are restored and the **test split is scored once**.
