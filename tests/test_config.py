@@ -75,3 +75,37 @@ def test_preset_model_entries_may_carry_training_settings(monkeypatch, tmp_path)
     assert mine.train.epochs == 7 and mine.train.lr == 0.005  # the user's value wins
     other = load_config(None, ["data.dataset=toy", "model.name=MF"])
     assert (other.train.lr, other.train.epochs) == (1e-3, 40)
+
+
+def test_duplicate_yaml_key_is_an_error_naming_file_and_line(tmp_path):
+    # issue 20.11: PyYAML kept the last of two `epochs:` silently
+    p = tmp_path / "dup.yaml"
+    p.write_text("train:\n  epochs: 3\n  lr: 0.01\n  epochs: 5\nmodel: {name: MF}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert str(err.value) == (f"{p}:4: invalid YAML: duplicate key 'epochs' (first given on "
+                              "line 2)")
+    p.write_text("base: &b {epochs: 3}\ntrain:\n  <<: *b\n  lr: 0.01\n")  # merge keys still work
+    with pytest.raises(ConfigError, match="unknown key 'base'"):
+        load_config(p)
+
+
+def test_non_utf8_config_names_the_line(tmp_path):
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes(b"seed: 1\ntrain:\n  epochs: 2 # \xe9t\xe9\n")
+    with pytest.raises(ConfigError, match=rf"{p}:3: not UTF-8 text \(byte 0xe9 at offset 29\)"):
+        load_config(p)
+
+
+def test_epoch_line_shows_validation_seconds(caplog):
+    from types import SimpleNamespace
+
+    from ssrec.training.callbacks import ConsoleLogger
+
+    rec = {"epoch": 3, "loss": {"total": 0.5}, "train_seconds": 1.23, "valid_seconds": 0.46,
+           "valid": {"ndcg@20": 0.1, "recall@10": 0.2}, "improved": True}
+    with caplog.at_level("INFO", logger="ssrec.train"):
+        ConsoleLogger().on_epoch_end(SimpleNamespace(monitor="ndcg@20"), rec)
+    assert caplog.records[-1].getMessage() == ("epoch   3 | loss total 0.5000 | train 1.2s + "
+                                               "valid 0.5s | valid ndcg@20 0.1000 recall@10 "
+                                               "0.2000 *")

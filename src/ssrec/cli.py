@@ -8,9 +8,10 @@
     ssrec recommend RUN_DIR --user RAW_ID [-k 10] [--json]
     ssrec compare SPEC.yaml [--report] [--status] [--jobs N] [--datasets ...] [--models ...]
     ssrec models [--json]
+    ssrec config [--model M] [--dataset D] [--config FILE] [--set k=v ...] [--json]
     ssrec datasets [--json]
-    ssrec data describe NAME_OR_PATH [--json] [--set data.k=v ...]   (includes the social graph
-                                                                   when the dataset has one)
+    ssrec data describe NAME_OR_PATH [--model M] [--json] [--set data.k=v ...]   (includes the
+                                                  social graph when the dataset has one)
 
 User errors (bad config, missing data, malformed files) print one line and exit with code 2.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -144,6 +146,38 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _yaml_scalar(value: Any) -> str:
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+    return text[:-len("...")].strip() if text.endswith("...") else text
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from ssrec.config import config_reference, load_config
+
+    cfg = load_config(args.config, args.set or [],
+                      **{"model.name": args.model, "data.dataset": args.dataset})
+    ref = config_reference(cfg)
+    if args.json:
+        print(json.dumps(ref, indent=2))
+        return 0
+    print(f"# ssrec config: every key with the value a run of {ref['model'][0]['value']} on "
+          f"{cfg.data.dataset} uses; '(default: X)' marks a value set by the dataset's preset "
+          "or by you")
+    for section, rows in ref.items():
+        pad = "  " if section else ""
+        if section:
+            print(f"{section}:")
+        for r in rows:
+            line = f"{pad}{r['key']}: {_yaml_scalar(r['value'])}"
+            note = r["doc"]
+            if r["value"] != r["default"] and r["key"] != "name":
+                note = f"(default: {_yaml_scalar(r['default'])}) {note}"
+            print(f"{line}  # {note}" if note else line)
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from ssrec.data.catalog import DATASETS, resolve_data_dir
 
@@ -165,32 +199,88 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _protocol_text(split: str, ratios: Any, valid: str, valid_ratio: float,
+                   dedup: Any) -> str:
+    """One line saying how a family of models splits the data (from resolved data options)."""
+    what = {"given": "the dataset's own train/test files",
+            "loo": "leave-one-out (each user's last event is the test target)",
+            "temporal": "a global time cut " + "/".join(f"{r:g}" for r in ratios)}.get(
+        split, "per-user random " + "/".join(f"{r:g}" for r in ratios))
+    if split == "loo":
+        val = "the event before the test target"
+    elif valid_ratio == 0:
+        val = "none (data.valid_ratio=0)"
+    else:
+        val = ("each user's last training event" if valid == "last" else
+               f"{valid_ratio:.0%} per-user random hold-out") + " (or the validation file)"
+    return (f"{what}; validation: {val}; repeated events "
+            f"{'collapsed' if dedup is not False else 'kept in time order'}")
+
+
 def cmd_data_describe(args: argparse.Namespace) -> int:
     from ssrec.config import load_config
     from ssrec.data import load_dataset
+    from ssrec.data.dataset import has_social_file, resolve_default_split
+    from ssrec.training.run import resolve_data_needs
+    from ssrec.utils.logs import quiet
 
-    from ssrec.data.dataset import has_social_file
-
-    shortcuts = {"data.dataset": args.dataset, "data.data_dir": args.data_dir, "seed": args.seed}
+    shortcuts = {"data.dataset": args.dataset, "data.data_dir": args.data_dir, "seed": args.seed,
+                 "model.name": args.model}
     cfg = load_config(None, args.set or [], **shortcuts)
     explicit = any(s.split("=", 1)[0].strip() == "data.social" for s in args.set or [])
     if not explicit and not cfg.data.social and has_social_file(cfg.data):
         cfg.data.social = True  # describe the social graph whenever the dataset has one
-    data = load_dataset(cfg.data, seed=cfg.seed)
+    dc = cfg.data
+    if args.model:  # the split, validation and repeats this model's runs use
+        cfg = resolve_data_needs(cfg)
+        dc = cfg.data
+        families = {f"{cfg.model_cls().name} ({cfg.model_cls().family} model)": _protocol_text(
+            dc.split, dc.ratios, dc.valid_method, dc.valid_ratio, dc.dedup)}
+    else:  # loaded as the general, graph and social models load it; say what sequential ones do
+        auto = dc.valid_method == "auto"
+        families = {
+            "general, graph and social models": _protocol_text(
+                resolve_default_split(dc), dc.ratios, "random" if auto else dc.valid_method,
+                dc.valid_ratio, dc.dedup),
+            "sequential models (describe them with --model SASRec)": _protocol_text(
+                resolve_default_split(dc, sequential=True), dc.ratios,
+                "last" if auto else dc.valid_method, dc.valid_ratio,
+                False if dc.dedup == "auto" else dc.dedup)}
+    with quiet():  # the notes are part of the description below
+        data = load_dataset(dc, seed=cfg.seed, require_test=False)
     desc = data.describe()
+    desc["split_by_family"] = families
+    desc["described_for"] = next(iter(families))
     if args.json:
         print(json.dumps(desc, indent=2))
         return 0
     rep = desc["report"]
     split = rep.get("split", {})
     val = split.get("validation", {})
-    print(f"{desc['dataset']}: {_fmt_int(desc['users'])} users, {_fmt_int(desc['items'])} items")
+    print(f"{desc['dataset']}: {_fmt_int(desc['users'])} users, {_fmt_int(desc['items'])} items "
+          "in training")
+    read = rep.get("read", {})
+    print(f"read: {_fmt_int(read.get('rows', 0))} rows, {_fmt_int(read.get('users', 0))} users, "
+          f"{_fmt_int(read.get('items', 0))} items" +
+          (f" (at or above rating {rep['rating_threshold']})"
+           if rep.get("rating_threshold") is not None else ""))
+    for role, path in rep.get("files", {}).items():
+        if role in rep.get("rows_read", {}):
+            print(f"  {role}: {path}: {_fmt_int(rep['rows_read'][role])} rows; "
+                  f"{rep.get('layout', {}).get(role, '')}")
+    for who, text in families.items():
+        print(f"split for {who}: {text}")
     vdesc = val.get("method", "?")
     if vdesc == "holdout_from_train":
         vdesc = f"{val['ratio']:.0%} per-user hold-out from train (seed {val['seed']})"
     elif vdesc == "last_from_train":
         vdesc = f"each user's last training interaction ({val['time_order']})"
-    print(f"split: {split.get('method')}; validation: {vdesc}")
+    elif vdesc == "given":
+        vdesc = "the validation file"
+    elif vdesc in ("ratio", "loo", "temporal"):
+        vdesc = f"from the {vdesc} split"
+    print(f"shown below ({desc['described_for']}): split {split.get('method')}; "
+          f"validation: {vdesc}")
     print(f"{'':<8}{'interactions':>14}{'users':>10}{'items':>10}{'density':>10}")
     for s, label in (("train", "train"), ("fit", " fit"), ("valid", " valid"), ("test", "test")):
         if s == "fit" and not desc["valid"]["carved_from_train"]:
@@ -198,8 +288,10 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
         st = desc[s]
         print(f"{label:<8}{_fmt_int(st['interactions']):>14}{_fmt_int(st['users']):>10}"
               f"{_fmt_int(st['items']):>10}{st['density']:>10.4%}")
-    dups = sum(v for v in rep.get("duplicates_collapsed", {}).values())
-    print(f"duplicates collapsed: {dups}")
+    if rep.get("dedup", True):
+        print(f"duplicates collapsed: {sum(rep.get('duplicates_collapsed', {}).values())}")
+    else:
+        print(f"repeated events kept: {sum(rep.get('repeats_kept', {}).values())}")
     if rep.get("rating_threshold") is not None:
         print(f"below rating threshold {rep['rating_threshold']}: "
               f"{sum(rep.get('below_threshold', {}).values())}")
@@ -207,10 +299,16 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     if any(ov.values()):
         print("evaluation pairs also in train (removed): " +
               ", ".join(f"{k} {v}" for k, v in ov.items()))
+    kept = rep.get("targets_also_in_train", {})
+    if any(kept.values()):
+        print("evaluation targets also in train (kept: re-consumed items): " +
+              ", ".join(f"{k} {v}" for k, v in kept.items()))
     for s in ("valid", "test"):
         c = rep.get("cold", {}).get(s, {})
         print(f"cold {s} dropped: {c.get('users', 0)} users, {c.get('items', 0)} items "
               f"({c.get('interactions', 0)} interactions)")
+    for note in rep.get("notes", []):
+        print(f"{'warning' if note['level'] == 'warning' else 'note'}: {note['message']}")
     soc = desc.get("social")
     if soc:
         dr = soc["dropped"]
@@ -288,9 +386,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use input files whose checksums differ from those the run "
                         "was trained on")
 
-    t = sub.add_parser("train", help="train and evaluate a model")
-    t.add_argument("--model", help="model name (see `ssrec models`)")
-    t.add_argument("--dataset", help="dataset name (see `ssrec datasets`) or path")
+    t = sub.add_parser(
+        "train", help="train and evaluate a model",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a model, select its best epoch on the validation split, score the "
+                    "test split once\nand write the run folder. Without options this trains "
+                    "SimGCL on lastfm (the defaults,\nwith lastfm's preset); `ssrec config "
+                    "[--model M] [--dataset D]` lists every key and the\nvalue a run uses.",
+        epilog="--set data.valid_ratio=0 trains on all training data (for data without a "
+               "validation file):\nno validation split, so no early stopping; every epoch "
+               "runs and the last one is kept.")
+    t.add_argument("--model", help="model name (see `ssrec models`; default SimGCL)")
+    t.add_argument("--dataset", help="dataset name (see `ssrec datasets`) or path "
+                   "(default lastfm)")
     t.add_argument("--config", help="YAML config file")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.eps=0.2 (repeatable)")
@@ -356,6 +464,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_models)
 
+    c = sub.add_parser("config", help="list the config keys with their defaults",
+                       description="Every config key, section by section, with the value a "
+                       "run uses (the defaults, the dataset's preset and your settings "
+                       "applied) and its meaning; the output is a valid --config file.")
+    c.add_argument("--model", help="list this model's keys (default SimGCL)")
+    c.add_argument("--dataset", help="apply this dataset's preset (default lastfm)")
+    c.add_argument("--config", help="YAML config file to start from")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a value")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_config)
+
     d = sub.add_parser("datasets", help="list the registered datasets")
     d.add_argument("--json", action="store_true")
     data_dir(d)
@@ -368,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     desc.add_argument("dataset", help="dataset name or path")
     desc.add_argument("--json", action="store_true")
     desc.add_argument("--seed", type=int, help="seed of random splits")
+    desc.add_argument("--model", help="describe the split this model's runs use (sequential "
+                      "models: leave-one-out, repeated events kept); default: the split of "
+                      "general, graph and social models")
     desc.add_argument("--set", action="append", metavar="KEY=VALUE",
                       help="data option, e.g. --set data.rating_threshold=4")
     data_dir(desc)
@@ -381,9 +503,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(-1 if args.quiet else args.verbose)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except SsrecError as exc:
         print(f"ssrec: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away (`ssrec recommend ... | head -1`)
+        try:  # nothing more reaches the closed pipe, not even Python's flush at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        print("ssrec: error: the output was closed before it was all written (broken pipe)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ssrec: interrupted", file=sys.stderr)

@@ -15,6 +15,8 @@ Example::
 from __future__ import annotations
 
 import difflib
+import inspect
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ssrec.errors import ConfigError
 
 METRIC_NAMES = ("recall", "ndcg", "precision", "hit", "mrr", "map")
+SEED_MAX = 2**63 - 1  # seeds are non-negative 64-bit signed integers (NumPy, PyTorch, offsets)
 
 
 class Section(BaseModel):
@@ -58,12 +61,22 @@ class DataConfig(Section):
         rating_threshold: rows with a rating below it are not positives (dropped); ``None``
             keeps every row (implicit feedback).
         k_core: drop users and items with fewer interactions, iteratively (0 = off).
+        dedup: repeated (user, item) rows (a user who re-consumes an item): ``True`` collapses
+            each pair to its first occurrence (counted), ``False`` keeps every row in time
+            order (counted; a re-consumed item stays in the history and can be a target, so
+            the evaluation must not mask seen items: ``eval.exclude_seen=false``), ``"auto"``
+            (default) keeps them for sequential models and collapses them for the others
+            (resolved by :func:`ssrec.training.run.run`; collapsed when loading data
+            directly).
         cold: what to do with validation/test users or items never seen in training:
             ``"drop"`` (the pairs leave the evaluation, counted in the report), ``"keep"``
             (they stay: such users and items get an id and an untrained embedding, cold items
             are candidates and count in the targets, as in LightGCN-PyTorch's evaluation,
             which sizes the catalogue over all files) or ``"error"``.
-        format, sep: reading options for a dataset given as a path.
+        format, sep: reading options for a dataset given as a path (``format``: ``"auto"``,
+            ``"pairs"``, ``"adjacency"``, ``"atomic"`` or ``"csv"``, a header line naming the
+            columns; ``sep``: one character, or ``"tab"`` / ``"\\t"``, ``"comma"``,
+            ``"space"``, ...; ``None`` detects it). See :mod:`ssrec.data.io`.
         verify_checksums: check registered files' sha256.
         social: also load the dataset's user–user relation file (``user friend [weight]`` per
             line; the registered "social" file, or a ``social*``/``trust*``/``friend*``/
@@ -82,6 +95,7 @@ class DataConfig(Section):
     valid_method: Literal["auto", "random", "last"] = "auto"
     rating_threshold: float | None = None
     k_core: int = Field(0, ge=0)
+    dedup: bool | Literal["auto"] = "auto"
     cold: Literal["drop", "keep", "error"] = "drop"
     format: Literal["auto", "pairs", "adjacency", "atomic", "csv"] = "auto"
     sep: str | None = None
@@ -114,7 +128,8 @@ class TrainConfig(Section):
         monitor: the validation metric for early stopping and model selection, ``name@K``
             (default: ``ndcg@20``, or NDCG at the largest K when 20 is not evaluated).
         grad_clip: clip the gradient norm to this value (``None`` = off).
-        progress: show a progress bar per epoch.
+        progress: show a progress bar per epoch when stderr is a terminal (never in a log
+            file or pipe).
         save_checkpoints: write ``checkpoint.pt`` (best) and ``last.pt`` into the run folder.
         num_threads: ``torch.set_num_threads`` for the run (``None`` = PyTorch's default).
         deterministic: use PyTorch's deterministic algorithms during training (exactly
@@ -201,7 +216,8 @@ class RunConfig(Section):
     """Everything about one run.
 
     Attributes:
-        seed: seeds Python, NumPy and PyTorch, the split and the sampler.
+        seed: seeds Python, NumPy and PyTorch, the split and the sampler; an integer in
+            ``[0, 2**63 - 1]``.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         output_dir: the run folder; default ``runs/<model>-<dataset>-<time>``.
         presets: apply the dataset's shipped preset (``ssrec/presets/<dataset>.yaml``: training
@@ -209,7 +225,7 @@ class RunConfig(Section):
         model: ``{"name": ..., **fields of the model's Config}``.
     """
 
-    seed: int = 2020
+    seed: int = Field(2020, ge=0, le=SEED_MAX)
     device: str = "auto"
     output_dir: str | None = None
     presets: bool = True
@@ -261,6 +277,27 @@ class RunConfig(Section):
 
 
 # ---- loading ---------------------------------------------------------------------------------
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key repeated in one mapping (PyYAML keeps the last one
+    silently, so a second ``epochs:`` would quietly win over the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given on line {first})",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
 
 def _yaml_lines(text: str) -> dict[tuple[str, ...], int]:
     """Map each key path in a YAML mapping to its 1-based line."""
@@ -401,19 +438,26 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
         shortcuts: dotted-key values; ``None`` values are ignored.
 
     Raises:
-        ConfigError: unreadable YAML, unknown keys, invalid values; the message names the file
-            and line or the ``--set`` option.
+        ConfigError: unreadable or non-UTF-8 YAML, a key repeated in one mapping, unknown
+            keys, invalid values, or a ``--set`` that contradicts a shortcut (``--model X
+            --set model.name=Y``); the message names the file and line or the option.
     """
     data: dict[str, Any] = {}
     sources: dict[tuple[str, ...], tuple[str, int | None]] = {}
     if path is not None:
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            raw = p.read_bytes()
         except OSError as exc:
             raise ConfigError(f"cannot read config file: {exc.strerror}", str(p)) from None
         try:
-            loaded = yaml.safe_load(text)
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise ConfigError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                              f"{exc.start}); save the file as UTF-8", str(p), line) from None
+        try:
+            loaded = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
@@ -425,14 +469,19 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (),
             raise ConfigError("the top level must be a mapping (section: {key: value})", str(p), 1)
         data = loaded
         sources = {k: (str(p), v) for k, v in _yaml_lines(text).items()}
+    options: dict[tuple[str, ...], Any] = {}
     for key, value in shortcuts.items():
         if value is None:
             continue
         kp = tuple(key.split("."))
         _assign(data, kp, value)
         sources[kp] = (f"option {key}", None)
+        options[kp] = value
     for text in overrides:
         kp, value = parse_override(text)
+        if kp in options and not _same_value(options[kp], value):
+            raise ConfigError(f"--set {text} contradicts the command-line option that sets "
+                              f"{'.'.join(kp)} to {options[kp]!r}; give the value once")
         _assign(data, kp, value)
         sources[kp] = (f"--set {text}", None)
     return build_config(with_preset(data), sources)
@@ -457,6 +506,12 @@ def with_preset(data: Mapping[str, Any]) -> dict[str, Any]:
                 preset["train"] = {**(preset.get("train") or {}), **train}
             preset["model"] = params
     return merge_config(preset, data) if preset else data
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()  # model names are case-insensitive
+    return a == b
 
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -491,3 +546,90 @@ def merge_config(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, A
 def dump_config(cfg: RunConfig) -> str:
     """The resolved configuration as YAML (loads back to an equal config)."""
     return yaml.safe_dump(cfg.resolved(), sort_keys=False)
+
+
+# ---- reference of the keys ------------------------------------------------------------------
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """The first sentence of each ``Attributes:`` entry in the docstrings of ``cls`` and its
+    bases (``"format, sep: ..."`` documents both keys), by field name."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        doc = inspect.cleandoc(klass.__dict__.get("__doc__") or "")
+        lines = doc.splitlines()
+        start = next((k for k, line in enumerate(lines) if line.strip() == "Attributes:"), None)
+        if start is None:
+            continue
+        body = lines[start + 1:]
+        end = next((k for k, line in enumerate(body) if not line.strip()), len(body))
+        body = body[:end]
+        if not body:
+            continue
+        indent = min(len(line) - len(line.lstrip()) for line in body)
+        entries: list[list[str]] = []
+        for line in body:
+            if len(line) - len(line.lstrip()) == indent:
+                entries.append([line.strip()])
+            elif entries:
+                entries[-1].append(line.strip())
+        for entry in entries:
+            names, colon, text = " ".join(entry).partition(": ")
+            if not colon:
+                continue
+            first = _first_sentence(re.sub(r":\w+:`~?([^`]+)`", r"\1", text).replace("``", ""))
+            for name in names.split(","):
+                out[name.strip()] = first
+    return out
+
+
+_ABBREVIATIONS = ("e.g", "i.e", "cf", "vs", "etc", "Sec", "Eq", "Fig")
+
+
+def _first_sentence(text: str) -> str:
+    """``text`` up to the first ``.`` or ``;`` outside parentheses that ends a sentence."""
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += (ch in "([{") - (ch in ")]}")
+        if depth == 0 and ch in ".;" and (k + 1 == len(text) or text[k + 1] == " ") and \
+                not text[:k].endswith(_ABBREVIATIONS):
+            return text[:k]
+    return text
+
+
+def config_reference(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
+    """Every key of a configuration with its value, built-in default and documentation.
+
+    Args:
+        cfg: the configuration whose values are listed (e.g. ``load_config(None)``: what
+            ``ssrec train`` uses without options, the default dataset's preset applied).
+
+    Returns:
+        ``{section: [{"key", "value", "default", "doc"}, ...]}`` with the sections ``""``
+        (top-level keys), ``"data"``, ``"train"``, ``"eval"`` and ``"model"`` (``name`` and
+        the fields of ``cfg``'s model); ``doc`` is the first sentence of the key's docstring
+        entry (``""`` when it has none).
+
+    Raises:
+        ConfigError: ``cfg.model`` names no registered model.
+    """
+    resolved = cfg.resolved()
+    model_cls = cfg.model_cls()
+    sections: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
+        "": (RunConfig, {k: v for k, v in resolved.items()
+                         if k not in ("data", "train", "eval", "model")}),
+        "data": (DataConfig, resolved["data"]),
+        "train": (TrainConfig, resolved["train"]),
+        "eval": (EvalConfig, resolved["eval"]),
+        "model": (model_cls.Config, resolved["model"]),
+    }
+    out: dict[str, list[dict[str, Any]]] = {}
+    for section, (cls, values) in sections.items():
+        docs = _field_docs(cls)
+        defaults = (model_cls.Config() if section == "model" else
+                    RunConfig() if section == "" else cls()).model_dump(mode="json")
+        if section == "model":
+            defaults["name"] = values["name"]
+            docs["name"] = "the model (see `ssrec models`)"
+        out[section] = [{"key": k, "value": v, "default": defaults.get(k, v),
+                         "doc": docs.get(k, "")} for k, v in values.items()]
+    return out

@@ -33,7 +33,7 @@ def test_cleaning_counts_are_exact(tmp_path):
     assert rep["below_threshold"] == {"train": 1, "test": 1}
     assert rep["duplicates_collapsed"] == {"train": 1, "test": 0}
     assert rep["removed_pairs_also_in_train"]["test"] == 1
-    assert rep["cold"]["test"] == {"users": 1, "items": 1, "interactions": 2}
+    assert rep["cold"]["test"] == {"users": 1, "items": 1, "interactions": 2, "kept": False}
     assert data.n_users == 3 and data.n_items == 3
     assert len(data.train) == 4 and len(data.test) == 2
     # test pairs never enter the training graph
@@ -107,3 +107,93 @@ def test_lastfm_cold_users_and_items_are_counted(data_dir):
     assert data.report["cold"]["test"]["users"] == 2
     assert data.report["cold"]["test"]["items"] == 13
     assert data.n_users == 1878 and data.n_items == 4476
+
+
+REPEATS = ("u1\ta\t1\t1\nu1\tb\t1\t2\nu1\tc\t1\t3\nu1\ta\t1\t4\n"   # u1 re-consumes a last
+           "u2\ta\t1\t1\nu2\tb\t1\t2\nu2\tc\t1\t3\nu2\tb\t1\t4\n"
+           "u3\tc\t1\t1\nu3\ta\t1\t2\nu3\tb\t1\t3\nu3\tc\t1\t4\n")
+
+
+def _pairs(data, split):
+    s = data.split(split)
+    return sorted(zip(data.users.to_raw(s.user).tolist(), data.items.to_raw(s.item).tolist(),
+                      s.timestamp.tolist()))
+
+
+def test_repeats_kept_in_time_order_make_the_real_last_event_the_target(tmp_path):
+    # issue 20.4: repeats collapsed to their first occurrence, so u1's target was c, not a
+    p = tmp_path / "rep.tsv"
+    p.write_text(REPEATS)
+    kept = load_dataset(dataset=str(p), split="loo", dedup=False)
+    assert _pairs(kept, "test") == [("u1", "a", 4.0), ("u2", "b", 4.0), ("u3", "c", 4.0)]
+    assert _pairs(kept, "valid") == [("u1", "c", 3.0), ("u2", "c", 3.0), ("u3", "b", 3.0)]
+    assert len(kept.train) == 6  # u1: a@1 b@2, u2: a@1 b@2, u3: c@1 a@2
+    rep = kept.report
+    assert rep["dedup"] is False and rep["repeats_kept"] == {"all": 3}
+    assert rep["targets_also_in_train"] == {"test": 3, "valid": 0, "valid_also_in_test": 0}
+    hist = kept.sequences.history("test")  # the model reads a, b, c before predicting a
+    u1 = kept.users.index("u1")
+    assert kept.items.to_raw(hist.row(u1)).tolist() == ["a", "b", "c"]
+    collapsed = load_dataset(dataset=str(p), split="loo", dedup=True)
+    assert collapsed.report["duplicates_collapsed"] == {"all": 3}
+    # graph models: each pair once, at its first event (a re-consumption is no new item)
+    assert ("u1", "a", 1.0) in _pairs(collapsed, "train")
+    assert ("u1", "c", 3.0) in _pairs(collapsed, "test")
+
+
+def test_dedup_auto_follows_the_model_family(tmp_path):
+    from ssrec.config import load_config
+    from ssrec.training.run import resolve_data_needs
+
+    p = tmp_path / "rep.tsv"
+    p.write_text(REPEATS)
+    seq = resolve_data_needs(load_config(None, [f"data.dataset={p}", "model.name=SASRec"]))
+    graph = resolve_data_needs(load_config(None, [f"data.dataset={p}", "model.name=LightGCN"]))
+    assert (seq.data.dedup, graph.data.dedup) == (False, True)
+    with pytest.raises(ConfigError, match="data.dedup=false keeps repeated events.*"
+                                          "eval.exclude_seen=false"):
+        resolve_data_needs(load_config(None, [f"data.dataset={p}", "model.name=LightGCN",
+                                              "data.dedup=false"]))
+    ok = resolve_data_needs(load_config(None, [f"data.dataset={p}", "model.name=LightGCN",
+                                               "data.dedup=false", "eval.exclude_seen=false"]))
+    assert ok.data.dedup is False
+
+
+def test_a_separator_that_is_not_one_character_is_a_config_error(tmp_path):
+    p = tmp_path / "r.tsv"
+    p.write_text("user\titem\nu1\ti1\nu2\ti1\n")
+    with pytest.raises(ConfigError, match="data.sep: separator 'xx' is not one character"):
+        load_dataset(dataset=str(p), sep="xx")
+
+
+def test_silent_choices_are_counted_and_said_once(tmp_path, caplog):
+    # issue 20.11: ratings read without a threshold, an adjacency line with no items, users
+    # without a test target (1-2 events under leave-one-out)
+    p = tmp_path / "r.tsv"
+    p.write_text("".join(f"u{u}\ti{(u + k) % 6}\t{k + 1}\t{k}\n" for u in range(4)
+                         for k in range(5)) + "solo\ti1\t5\t9\npair\ti2\t4\t1\npair\ti3\t3\t2\n")
+    with caplog.at_level("INFO", logger="ssrec"):
+        data = load_dataset(dataset=str(p), split="loo")
+    msgs = [r.getMessage() for r in caplog.records]
+    rated = [m for m in msgs if "every row counts as a positive" in m]
+    assert rated == [f"{p} has a rating column but data.rating_threshold is not set, so every "
+                     "row counts as a positive (set data.rating_threshold to keep only the rows "
+                     "rated at or above it)"]
+    # solo: 1 event (train only); pair: 2 events (train + test, no validation)
+    assert data.report["users_without_target"] == {"test": 1, "valid": 2}
+    assert f"{p}: users without a test target: 1 of 6; without a validation target: 2 of 6 " \
+           "(too few interactions for the split, e.g. 1-2 under leave-one-out, none in a " \
+           "given file, or targets dropped as cold); they are not scored there" in msgs
+    assert [n["level"] for n in data.report["notes"]] == ["info", "info"]
+    thresholded = load_dataset(dataset=str(p), split="loo", rating_threshold=1)
+    assert not any("every row" in n["message"] for n in thresholded.report["notes"])
+
+    adj = tmp_path / "adj.txt"
+    adj.write_text("1 2 3 4 5\n2\n3 4 5 6 7 8\n4 1 2\n5 5 4 3 2 1\n6\n")
+    data = load_dataset(dataset=str(adj), split="loo")
+    assert data.report["lines_without_items"] == {"all": 2}
+    assert data.report["notes"][0] == {
+        "level": "warning",
+        "message": f"{adj}: 2 line(s) name a user and no item (line 2, 6): no interaction "
+                   "comes from them"}
+    assert "2" not in data.users and "6" not in data.users

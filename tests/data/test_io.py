@@ -132,3 +132,42 @@ def test_missing_empty_and_binary_files(tmp_path):
         read_interactions(write(tmp_path, "empty.txt", "\n\n"))
     with pytest.raises(DataError, match=r"line 2: not UTF-8"):
         read_interactions(write(tmp_path, "bin.txt", b"1 2\n\xff\xfe 3\n"))
+
+
+def test_headerless_csv_is_read_as_comma_separated_pairs(tmp_path):
+    # issue 20.9: "CSV header has no user column" for a .csv file without a header
+    p = write(tmp_path, "plain.csv", "u1,i1,5\nu1,i2,3\nu2,i1,4\n")
+    raw = read_interactions(p)
+    assert raw.user.tolist() == ["u1", "u1", "u2"] and raw.item.tolist() == ["i1", "i2", "i1"]
+    np.testing.assert_array_equal(raw.rating, [5.0, 3.0, 4.0])
+    assert raw.line.tolist() == [1, 2, 3]
+    with pytest.raises(DataError, match="line 1: CSV header has no user column.*"
+                                        "data.format=pairs"):
+        read_interactions(p, FileFormat(kind="csv"))
+
+
+@pytest.mark.parametrize("sep", [None, "\t", "tab", "\\t", "TAB"])
+def test_tab_separated_file_with_a_header(tmp_path, sep):
+    # issue 20.9: a header line was read as data; data.sep=tab and "\t" were not understood
+    p = write(tmp_path, "r.tsv", "user\titem\trating\nu1\ti1\t5\nu2\ti 2\t4\n")
+    for kind in ("auto", "csv"):
+        raw = read_interactions(p, FileFormat(kind=kind, sep=sep))
+        assert raw.user.tolist() == ["u1", "u2"] and raw.item.tolist() == ["i1", "i 2"]
+        np.testing.assert_array_equal(raw.rating, [5.0, 4.0])
+        assert raw.line.tolist() == [2, 3]
+    assert FileFormat(sep="comma").sep == "," and FileFormat(sep="space").sep == " "
+    with pytest.raises(ValueError, match="separator 'xx' is not one character"):
+        FileFormat(sep="xx")
+    bad = write(tmp_path, "bad.tsv", "user\titem\nu1\ti1\textra\n")
+    with pytest.raises(DataError, match="line 2: expected 2 tab-separated fields"):
+        read_interactions(bad)
+
+
+def test_undecidable_layout_names_the_first_line_that_fits_neither(tmp_path):
+    # issue 20.9: printf '7 3 1\n8 3 1\n9\n9 3 1\n' gave no line number
+    p = write(tmp_path, "amb.txt", "7 3 1\n8 3 1\n9\n9 3 1\n")
+    with pytest.raises(DataError) as err:
+        read_interactions(p)
+    assert err.value.line == 3
+    assert str(err.value).startswith(f"{p}, line 3: cannot tell the layout: this line has 1 "
+                                     "field(s), most lines have 3")

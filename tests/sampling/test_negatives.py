@@ -24,7 +24,7 @@ def test_never_a_positive_even_for_dense_users():
 
 
 def test_user_with_every_item_raises():
-    with pytest.raises(DataError, match="every item"):
+    with pytest.raises(DataError, match="every one of the 3 training items.*: 0, 1;"):
         NegativeSampler(sp.csr_matrix(np.ones((2, 3), dtype=np.float32)))
 
 
@@ -67,3 +67,47 @@ def test_user_uniform_pair_sampling_draws_users_uniformly(planted):
     u = np.concatenate([b.users.numpy() for b in inter.epoch()])
     assert np.array_equal(np.bincount(u, minlength=planted.n_users),
                           np.diff(planted.train_csr.indptr))
+
+
+def test_dense_user_never_fails_and_draws_uniformly_from_the_complement():
+    # issue 20.5: a user holding 95 of 100 items made rejection give up after 100 rounds
+    dense = np.zeros((2, 100), dtype=np.float32)
+    dense[0, :95] = 1
+    dense[1, ::7] = 1
+    s = NegativeSampler(sp.csr_matrix(dense))
+    users = np.repeat([0, 1], 20_000)
+    neg = s.sample(users, 2, np.random.default_rng(0))  # ~40k dense draws: never raises
+    assert not dense[users[:, None], neg].any()
+    counts = np.bincount(neg[users == 0].ravel(), minlength=100)
+    assert counts[:95].sum() == 0 and counts[95:].sum() == 40_000
+    assert counts[95:].min() > 7_600 and counts[95:].max() < 8_400  # uniform: 8000 each
+
+
+def test_complement_draw_is_exact_and_uniform():
+    m = sp.csr_matrix(np.array([[0, 1, 0, 1, 0], [1, 1, 1, 1, 0], [0, 0, 0, 0, 0]],
+                               dtype=np.float32))
+    s = NegativeSampler(m, max_rounds=0)  # every rejected draw goes to the complement
+    rng = np.random.default_rng(1)
+    users = np.repeat([0, 1, 2], 30_000)
+    got = s.from_complement(users, rng)
+    assert set(got[users == 0].tolist()) == {0, 2, 4}
+    assert set(got[users == 1].tolist()) == {4}
+    assert set(got[users == 2].tolist()) == {0, 1, 2, 3, 4}
+    c = np.bincount(got[users == 0], minlength=5)[[0, 2, 4]]
+    assert c.min() > 9_500 and c.max() < 10_500  # 10000 each
+    neg = s.sample(np.repeat([0, 1], 500), 3, rng)
+    assert not m.toarray()[np.repeat([0, 1], 500)[:, None], neg].any()
+
+
+def test_users_without_any_negative_are_named_by_raw_id_before_training(tmp_path):
+    d = tmp_path / "full"
+    d.mkdir()
+    items = [f"i{k}" for k in range(6)]
+    (d / "train.txt").write_text("".join(f"greedy {i}\n" for i in items) +
+                                 "".join(f"u{k} {items[k]}\nu{k} {items[k - 1]}\n"
+                                         for k in range(6)))
+    (d / "test.txt").write_text("".join(f"u{k} {items[k - 2]}\n" for k in range(6)))
+    data = load_dataset(dataset=str(d), valid_ratio=0.0)
+    with pytest.raises(DataError, match=r"1 user\(s\) interacted with every one of the 6 "
+                                        r"training items.*: greedy; drop these users"):
+        PairwiseSampler(data, batch_size=4, seed=0)

@@ -20,7 +20,7 @@ def _cfg(dataset, out, model="MF", epochs=2, extra=()):
                               f"output_dir={out}", *extra])
 
 
-class _Stop(Exception):
+class _Stop(BaseException):  # a kill: no cleanup runs
     pass
 
 

@@ -4,13 +4,17 @@
 
 1. read the files (train/valid/test, or one ``all`` file) with :mod:`ssrec.data.io`;
 2. drop rows whose rating is below ``rating_threshold`` (implicit feedback), counted;
-3. collapse duplicate (user, item) rows of a file to their first occurrence, counted;
+3. repeated (user, item) rows (``data.dedup``): collapsed to the pair's first occurrence
+   (counted; a model that masks the user's seen items cannot be asked for a re-consumed item),
+   or, for sequential models, kept in time order (counted), so a re-consumed item stays in the
+   history and the leave-one-out target is the real last event;
 4. optional k-core filtering over all rows;
 5. split (given files, per-user ratio, leave-one-out by time, or global temporal cut) and, when
    there is no validation split, hold out ``valid_ratio`` of each user's training rows at
    random, or (``valid_method="last"``) each user's latest training row;
 6. remove from validation/test the pairs that are also training pairs (counted), so that test
-   interactions never enter the training graph and no target is masked away;
+   interactions never enter the training graph and no target is masked away (when repeats
+   are kept, a re-consumed item is a real target: such pairs stay, counted);
 7. build the id maps from the **training** rows only; validation/test users or items that never
    occur in training are dropped from evaluation and counted (or raise, with ``cold="error"``;
    with ``cold="keep"`` the maps cover every split and such pairs stay, counted);
@@ -201,7 +205,10 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
     Raises:
         ConfigError: ``cfg.social`` is set but the dataset has no social file.
     """
-    fmt_override = FileFormat(kind=cfg.format, sep=cfg.sep)
+    try:
+        fmt_override = FileFormat(kind=cfg.format, sep=cfg.sep)
+    except ValueError as exc:
+        raise ConfigError(f"data.sep: {exc}") from None
     if cfg.dataset in DATASETS:
         spec = DATASETS.get(cfg.dataset)
         if cfg.social and "social" not in spec.roles:
@@ -242,7 +249,7 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
                                 "name the files train.txt / test.txt [/ valid.txt] or pass one "
                                 "file", str(p))
         if cfg.social and social is not None:
-            found["social"] = (social[0], FileFormat(kind="pairs", sep=cfg.sep))
+            found["social"] = (social[0], FileFormat(kind="pairs", sep=fmt_override.sep))
         return str(p), None, found
     known = ", ".join(DATASETS.names())
     raise ConfigError(f"data.dataset: {cfg.dataset!r} is neither a registered dataset ({known}) "
@@ -309,22 +316,46 @@ class _Table:
                       c("r"), c("t"), np.concatenate([p.order for p in parts]))
 
 
-def _dedup(tab: _Table, n_items: int) -> tuple[_Table, int]:
+def _dedup(tab: _Table, n_items: int, collapse: bool = True) -> tuple[_Table, int]:
+    """Repeated (user, item) rows of ``tab``: with ``collapse`` each pair keeps only its first
+    row in the file, else every row is kept. Returns the table and the number of repeats (rows
+    after a pair's first)."""
     key = tab.u * n_items + tab.i
     _, first = np.unique(key, return_index=True)
-    if first.size == key.size:
-        return tab, 0
+    repeats = int(key.size - first.size)
+    if not repeats or not collapse:
+        return tab, repeats
     first.sort()
-    return tab.take(first), int(key.size - first.size)
+    return tab.take(first), repeats
 
 
-def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any) -> InteractionData:
+def _say(report: dict[str, Any], level: str, message: str) -> None:
+    """Log a note about the data once and keep it in ``report["notes"]`` (``level``:
+    ``"info"`` or ``"warning"``), where ``ssrec data describe`` and ``results.json`` show it."""
+    report.setdefault("notes", []).append({"level": level, "message": message})
+    log.log(logging.WARNING if level == "warning" else logging.INFO, "%s", message)
+
+
+def _some_lines(lines: list[int], n: int = 5) -> str:
+    return ", ".join(map(str, lines[:n])) + (", ..." if len(lines) > n else "")
+
+
+def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: bool = True,
+                 **kwargs: Any) -> InteractionData:
     """Load, clean, split and index a dataset.
+
+    Besides the counts of every step, ``report`` holds ``read`` (rows, distinct users and items
+    read, after the rating threshold), ``layout`` (how each file was read), ``notes`` (the
+    messages logged once: ratings read without a threshold, adjacency lines naming no item,
+    users without a test or validation target, an empty test split) and
+    ``users_without_target`` (``{"valid": n, "test": n}``).
 
     Args:
         cfg: the data section of a run config; ``kwargs`` are shortcuts for its fields when
             ``cfg`` is None (``load_dataset(dataset="gowalla", data_dir="...")``).
         seed: seeds the random splits (ratio split, validation hold-out).
+        require_test: raise when the test split ends up empty (default); ``False`` reports it
+            as a warning note instead (to describe a file whose split is impossible).
 
     Returns:
         The :class:`InteractionData`.
@@ -348,6 +379,13 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
         path, fmt = files[role]
         raws[role] = read_interactions(path, fmt)
     report["rows_read"] = {r: len(x) for r, x in raws.items()}
+    report["layout"] = {r: x.layout for r, x in raws.items()}
+    for role, raw in raws.items():
+        if raw.lines_without_items:
+            empty = list(raw.lines_without_items)
+            report.setdefault("lines_without_items", {})[role] = len(empty)
+            _say(report, "warning", f"{raw.path}: {len(empty)} line(s) name a user and no item "
+                 f"(line {_some_lines(empty)}): no interaction comes from them")
 
     # -- 2. rating threshold --------------------------------------------------------------
     report["rating_threshold"] = cfg.rating_threshold
@@ -361,6 +399,14 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
             below[role] = int((~keep).sum())
             raws[role] = raw.take(np.flatnonzero(keep))
         report["below_threshold"] = below
+    else:
+        rated = [x.path if x.path == name else Path(x.path).name
+                 for x in raws.values() if x.rating is not None]
+        if rated:
+            _say(report, "info", ("" if rated == [name] else f"{name}: ") + f"{', '.join(rated)} "
+                 f"{'has a rating column' if len(rated) == 1 else 'have rating columns'} but "
+                 "data.rating_threshold is not set, so every row counts as a positive (set "
+                 "data.rating_threshold to keep only the rows rated at or above it)")
 
     # -- intern raw ids globally (all files) -------------------------------------------------
     roles = list(raws)
@@ -371,6 +417,8 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
     u_codes = u_codes.reshape(-1).astype(np.int64)
     i_codes = i_codes.reshape(-1).astype(np.int64)
     n_i_codes = max(int(i_vocab.size), 1)
+    report["read"] = {"rows": int(all_u.size), "users": int(u_vocab.size),
+                      "items": int(i_vocab.size)}
     tables: dict[str, _Table] = {}
     offset = 0
     for r in roles:
@@ -382,10 +430,14 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
         offset += n
 
     # -- 3. duplicates -------------------------------------------------------------------------
+    collapse = cfg.dedup is not False  # "auto" without a model (see DataConfig.dedup)
     dups = {}
     for r in roles:
-        tables[r], dups[r] = _dedup(tables[r], n_i_codes)
-    report["duplicates_collapsed"] = dups
+        tables[r], dups[r] = _dedup(tables[r], n_i_codes, collapse)
+    report["dedup"] = collapse
+    report["duplicates_collapsed"] = dups if collapse else {r: 0 for r in dups}
+    if not collapse:
+        report["repeats_kept"] = dups
 
     # -- split strategy --------------------------------------------------------------------------
     method = cfg.split
@@ -397,7 +449,9 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
     if method != "given":
         parts = [tables[r] for r in ("all", "train", "valid", "test") if r in tables]
         merged = _Table.cat(parts)
-        merged, cross = _dedup(merged, n_i_codes)
+        merged, cross = _dedup(merged, n_i_codes, collapse)
+        if not collapse:  # kept rows: only the repeats that span two files are new
+            cross -= sum(dups.values())
         if cross:
             dups["across_files"] = cross
         tables = {"all": merged}
@@ -443,14 +497,20 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
     overlap = {}
     dup = np.isin(test.u * n_i_codes + test.i, train_keys)
     overlap["test"] = int(dup.sum())
-    test = test.take(np.flatnonzero(~dup))
+    if collapse:
+        test = test.take(np.flatnonzero(~dup))
     if valid is not None:
         dup = np.isin(valid.u * n_i_codes + valid.i, train_keys)
         overlap["valid"] = int(dup.sum())
         dup |= np.isin(valid.u * n_i_codes + valid.i, test.u * n_i_codes + test.i)
         overlap["valid_also_in_test"] = int(dup.sum()) - overlap["valid"]
-        valid = valid.take(np.flatnonzero(~dup))
-    report["removed_pairs_also_in_train"] = overlap
+        if collapse:
+            valid = valid.take(np.flatnonzero(~dup))
+    if collapse:
+        report["removed_pairs_also_in_train"] = overlap
+    else:  # kept repeats: a re-consumed item is a real target, so these pairs stay
+        report["removed_pairs_also_in_train"] = {k: 0 for k in overlap}
+        report["targets_also_in_train"] = overlap
 
     # -- validation hold-out -------------------------------------------------------------
     if valid is None:
@@ -518,8 +578,23 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, **kwargs: Any)
     train_i = Interactions(tu, ti, train.t, train.order)
     valid_i = index(valid, "valid")
     test_i = index(test, "test")
+    without = {"test": len(users) - int(np.unique(test_i.user).size)}
+    if split_desc["validation"]["method"] != "none":
+        without["valid"] = len(users) - int(np.unique(valid_i.user).size)
+    report["users_without_target"] = without
+    if any(without.values()):
+        _say(report, "info", f"{name}: users without a " + "; without a ".join(
+            f"{'validation' if s == 'valid' else s} target: {n} of {len(users)}" for s, n in
+            without.items() if n) + " (too few interactions for the split, e.g. 1-2 under "
+            "leave-one-out, none in a given file, or targets dropped as cold); they are not "
+            "scored there")
     if len(test_i) == 0:
-        raise DataError("the test split is empty after dropping cold users/items", name)
+        why = ("the test split is empty after dropping cold users/items" if test.u.size else
+               f"the {split_desc['method']} split leaves no test interaction (too few "
+               "interactions per user)")
+        if require_test:
+            raise DataError(why, name)
+        _say(report, "warning", f"{name}: {why}: no model can be tested with this split")
     cold = report["cold"]
     for s in ("valid", "test"):
         if cold[s]["interactions"] and cfg.cold == "keep":

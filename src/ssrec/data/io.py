@@ -14,9 +14,17 @@ optional ratings and timestamps, with the 1-based source line of every row):
     RecBole atomic files (``.inter``): a tab-separated header of ``name:type`` fields, where
     ``user_id``, ``item_id``, ``rating`` and ``timestamp`` are recognised.
 ``csv``
-    Comma-separated with a header line (MovieLens ``ratings.csv``); quoted fields are handled
-    by :mod:`csv`. Columns are recognised by name (``userId``, ``movieId``, ``rating``,
-    ``timestamp`` and common aliases).
+    Delimited rows under a header line that names the columns (MovieLens ``ratings.csv``, or a
+    tab-separated file with a header); quoted fields are handled by :mod:`csv`. Columns are
+    recognised by name (``userId``, ``movieId``, ``rating``, ``timestamp`` and common
+    aliases); the separator is ``sep``, else detected from the header (tab, comma, spaces).
+
+Detection (``kind="auto"``): ``.inter`` → atomic; a first line that names a column by one of
+the aliases (any separator, any suffix) → csv; a first line ``user:item ...`` or lines of varying
+width → adjacency; otherwise pairs (so a ``.csv`` file without a header is read as
+comma-separated pairs). The separator may be given as ``"\t"``/``"tab"``, ``","``/
+``"comma"``, ``" "``/``"space"`` (runs of whitespace), ``";"``/``"semicolon"`` or
+``"|"``/``"pipe"``.
 
 CRLF line endings, a UTF-8 byte-order mark, trailing whitespace and blank lines are accepted.
 Ids are kept as strings: ``"007"`` and ``"7"`` are different ids. A malformed line raises one
@@ -48,16 +56,39 @@ _CSV_ALIASES = {
 }
 
 
+SEP_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "space": " ", "whitespace": " ",
+             "semicolon": ";", "pipe": "|"}
+
+
+def normalize_sep(sep: str | None) -> str | None:
+    """A field separator as the readers use it: names and escapes (``"tab"``, ``"\\t"``,
+    ``"comma"``, ``"space"``, ...) become the character, ``None`` stays (auto-detect).
+
+    Raises:
+        ValueError: a separator that is not one character (or a known name).
+    """
+    if sep is None:
+        return None
+    out = SEP_NAMES.get(sep.strip().lower() if sep.strip() else sep, sep)
+    if len(out) != 1 and not out.isspace():
+        raise ValueError(f"separator {sep!r} is not one character; use a character or one of "
+                         f"{', '.join(repr(k) for k in SEP_NAMES)}")
+    return out
+
+
 @dataclass(frozen=True)
 class FileFormat:
     """How to read one interaction file.
 
     Args:
         kind: ``"pairs"``, ``"adjacency"``, ``"atomic"``, ``"csv"`` or ``"auto"`` (default):
-            ``.inter`` → atomic, ``.csv`` → csv, otherwise adjacency if the first data lines have
-            a varying number of fields or a ``user:item`` first token, else pairs.
+            ``.inter`` → atomic, a first line naming columns (``userId``, ``item``, ...) → csv,
+            otherwise
+            adjacency if the first data lines have a varying number of fields or a
+            ``user:item`` first token, else pairs.
         sep: field separator; ``None`` (default) detects tab, comma or whitespace from the first
-            data line. ``" "`` means runs of whitespace.
+            data line. ``" "`` means runs of whitespace; names such as ``"tab"`` and the escape
+            ``"\\t"`` are accepted (:func:`normalize_sep`).
         columns: for ``pairs``, the role of each field in order, from ``user``, ``item``,
             ``rating``, ``timestamp`` and ``-`` (ignored). Default ``("user", "item", "rating",
             "timestamp")``; fields beyond the listed ones are ignored.
@@ -70,6 +101,7 @@ class FileFormat:
     header: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "sep", normalize_sep(self.sep))
         bad = [c for c in self.columns if c not in ROLES and c != "-"]
         if bad:
             raise ValueError(f"FileFormat.columns: unknown role(s) {bad}; use {ROLES + ('-',)}")
@@ -89,6 +121,9 @@ class RawInteractions:
         timestamp: ``float64 [N]`` or ``None`` when the file has no timestamp column.
         line: ``int64 [N]``, the 1-based line each row came from (rows of one adjacency line
             share it).
+        layout: how the file was read, e.g. ``"pairs, tab-separated (user, item, rating)"``.
+        lines_without_items: 1-based lines of an adjacency list that name a user and no item
+            (no row comes from them).
     """
 
     path: str
@@ -97,6 +132,8 @@ class RawInteractions:
     rating: np.ndarray | None
     timestamp: np.ndarray | None
     line: np.ndarray
+    layout: str = ""
+    lines_without_items: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return int(self.user.shape[0])
@@ -152,6 +189,10 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
     return out
 
 
+def _sep_name(sep: str) -> str:
+    return {"\t": "tab", ",": "comma", " ": "whitespace"}.get(sep, repr(sep))
+
+
 def _split_fn(sep: str | None, sample: str):
     if sep is None:
         if "\t" in sample:
@@ -185,18 +226,33 @@ def _to_float(values: list[str], lines: list[int], role: str, path: str) -> np.n
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _header_roles(fields: list[str]) -> dict[str, int]:
+    """The column of each role (user, item, rating, timestamp) that a header line names by
+    one of its aliases; empty for a data line."""
+    header = [h.strip().strip('"').lower() for h in fields]
+    pos: dict[str, int] = {}
+    for role, aliases in _CSV_ALIASES.items():
+        for a in aliases:
+            if a in header:
+                pos[role] = header.index(a)
+                break
+    return pos
+
+
 def _detect_kind(path: Path, lines: list[tuple[int, str]], sep: str | None) -> Kind:
     suffix = path.suffix.lower()
     if suffix == ".inter":
         return "atomic"
-    if suffix == ".csv":
-        return "csv"
     if not lines:
         return "pairs"
+    _, split = _split_fn(sep, lines[0][1])
+    if _header_roles(split(lines[0][1])):
+        return "csv"  # a header naming columns, whatever the separator or suffix
+    if suffix == ".csv":
+        return "pairs"  # comma-separated rows without a header
     first = lines[0][1].split()
     if first and ":" in first[0] and not first[0].endswith(":type"):
         return "adjacency"
-    _, split = _split_fn(sep, lines[0][1])
     counts = Counter(len(split(s)) for _, s in lines[:200])
     width, n = counts.most_common(1)[0]
     # pairs files have one width of 2-4 fields; a few odd lines in them are malformed lines
@@ -210,10 +266,13 @@ def _detect_kind(path: Path, lines: list[tuple[int, str]], sep: str | None) -> K
     # neither one dominant width of 2-4 fields nor long per-user lines: a pairs file with a
     # malformed line and a list of users with 1-3 items each look the same
     widths = ", ".join(f"{c} lines of {w}" for w, c in sorted(counts.items()))
-    raise DataError(f"cannot tell the layout from the line widths ({widths} fields in the "
-                    "first 200 lines): set data.format=pairs for `user item [rating] "
-                    "[timestamp]` rows (a line of another width is then reported) or "
-                    "data.format=adjacency for one user and their items per line", str(path))
+    odd = next(no for no, s in lines[:200] if len(split(s)) != width)
+    raise DataError(f"cannot tell the layout: this line has {len(split(dict(lines)[odd]))} "
+                    f"field(s), most lines have {width} ({widths} fields in the first 200 "
+                    "lines): as `user item [rating] [timestamp]` rows this line is malformed, "
+                    "and too few lines are long for an adjacency list (one user and their "
+                    "items per line); fix the line, or set data.format=pairs or "
+                    "data.format=adjacency", str(path), odd)
 
 
 def read_interactions(path: str | Path, fmt: FileFormat | None = None) -> RawInteractions:
@@ -274,10 +333,13 @@ def _read_pairs(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> Ra
                 raise DataError(f"empty {r} field", p, no)
             cols[r].append(v)
         nos.append(no)
-    return _from_columns(p, cols, nos)
+    sep, _ = _split_fn(fmt.sep, lines[0][1])
+    return _from_columns(p, cols, nos, f"pairs, {_sep_name(sep)}-separated"
+                         f"{', header skipped' if fmt.header else ', no header'} ({desc})")
 
 
-def _from_columns(p: str, cols: dict[str, list[str]], nos: list[int]) -> RawInteractions:
+def _from_columns(p: str, cols: dict[str, list[str]], nos: list[int],
+                  layout: str = "") -> RawInteractions:
     """Raw interactions from parsed string columns (``user``, ``item``, optional ``rating`` /
     ``timestamp``) and their 1-based line numbers (numbers are checked with the line named)."""
     return RawInteractions(
@@ -287,6 +349,7 @@ def _from_columns(p: str, cols: dict[str, list[str]], nos: list[int]) -> RawInte
         rating=_to_float(cols["rating"], nos, "rating", p) if "rating" in cols else None,
         timestamp=_to_float(cols["timestamp"], nos, "timestamp", p) if "timestamp" in cols else None,
         line=np.array(nos, dtype=np.int64),
+        layout=layout,
     )
 
 
@@ -295,6 +358,7 @@ def _read_adjacency(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -
     users: list[str] = []
     items: list[str] = []
     nos: list[int] = []
+    empty: list[int] = []
     _, split = _split_fn(fmt.sep if fmt.sep not in (None, ":") else " ", lines[0][1] if lines else "")
     for no, s in lines:
         head, sepc, rest = s.partition(":")
@@ -309,6 +373,8 @@ def _read_adjacency(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -
             raise DataError("missing user id", p, no)
         if any(not t for t in toks):
             raise DataError("empty item field", p, no)
+        if not toks:
+            empty.append(no)
         users.extend([user] * len(toks))
         items.extend(toks)
         nos.extend([no] * len(toks))
@@ -319,6 +385,8 @@ def _read_adjacency(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -
         rating=None,
         timestamp=None,
         line=np.array(nos, dtype=np.int64),
+        layout="adjacency list (a user and their items per line)",
+        lines_without_items=tuple(empty),
     )
 
 
@@ -355,35 +423,35 @@ def _read_atomic(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> R
                 raise DataError(f"empty {names[k]} field", p, no)
             cols[r].append(f[k])
         nos.append(no)
-    return _from_columns(p, cols, nos)
+    return _from_columns(p, cols, nos, "RecBole atomic (" + ", ".join(
+        f"{r}={names[k]}" for r, k in pos.items()) + ")")
 
 
 def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawInteractions:
     p = str(path)
     if not lines:
         return _empty(p)
-    sep = fmt.sep or ","
-    reader = csv.reader(io.StringIO("\n".join(s for _, s in lines)), delimiter=sep)
-    rows = list(reader)
+    sep, split = _split_fn(fmt.sep, lines[0][1])
+    if sep.isspace() and sep != "\t":
+        rows = [split(s) for _, s in lines]
+    else:
+        rows = list(csv.reader(io.StringIO("\n".join(s for _, s in lines)), delimiter=sep))
     hno = lines[0][0]
     header = [h.strip().lower() for h in rows[0]]
-    pos: dict[str, int] = {}
-    for role, aliases in _CSV_ALIASES.items():
-        for a in aliases:
-            if a in header:
-                pos[role] = header.index(a)
-                break
+    pos = _header_roles(rows[0])
     for r in ("user", "item"):
         if r not in pos:
             raise DataError(f"CSV header has no {r} column (found {rows[0]}; expected one of "
-                            f"{_CSV_ALIASES[r]})", p, hno)
+                            f"{_CSV_ALIASES[r]}); for a file without a header set "
+                            "data.format=pairs (or leave data.format=auto)", p, hno)
     nf = len(header)
     cols: dict[str, list[str]] = {r: [] for r in pos}
     nos: list[int] = []
     items = list(pos.items())
+    what = _sep_name(sep)
     for (no, _), f in zip(lines[1:], rows[1:]):
         if len(f) != nf:
-            raise DataError(f"expected {nf} comma-separated fields like the header, found "
+            raise DataError(f"expected {nf} {what}-separated fields like the header, found "
                             f"{len(f)}", p, no)
         for r, k in items:
             v = f[k].strip()
@@ -391,7 +459,8 @@ def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawI
                 raise DataError(f"empty {rows[0][k]} field", p, no)
             cols[r].append(v)
         nos.append(no)
-    return _from_columns(p, cols, nos)
+    return _from_columns(p, cols, nos, f"{what}-separated with a header (" + ", ".join(
+        f"{r}={rows[0][k].strip()}" for r, k in pos.items()) + ")")
 
 
 def _empty(p: str) -> RawInteractions:

@@ -121,7 +121,7 @@ class PairwiseSampler(Sampler):
             raise ValueError(f"n_negatives must be >= 1, got {n_negatives}")
         self.n_negatives = int(n_negatives)
         self.user_uniform = bool(user_uniform)
-        self.negatives = NegativeSampler(data.train_csr)
+        self.negatives = NegativeSampler(data.train_csr, user_ids=data.users.raw_ids)
         self._users = data.train.user
         self._items = data.train.item
         csr = data.train_csr

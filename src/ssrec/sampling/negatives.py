@@ -13,29 +13,47 @@ class NegativeSampler:
 
     Candidates are drawn uniformly from all items and rejected by a binary search over the
     sorted ``user * n_items + item`` keys of the training matrix; rejected ones are redrawn, all
-    at once, until none is left. No Python loop runs per sample.
+    at once, for up to ``max_rounds`` rounds. The few draws still rejected after that (users who
+    hold nearly every item) are drawn directly from the user's complement: the ``r``-th item the
+    user does not hold, ``r`` uniform in ``[0, n_items - degree)``, so every draw is still
+    uniform over the user's negatives and sampling never fails while a negative exists. No
+    Python loop runs per sample.
 
     Args:
         train: ``[U, I]`` CSR training matrix (binary).
-        max_rounds: redraw rounds before giving up (a user who interacted with nearly every item
-            makes rejection slow; such users raise instead of looping forever).
+        max_rounds: rejection rounds before the remaining draws switch to the complement
+            (default 100).
+        user_ids: raw id of every user index, ``str [U]``, used to name users in errors
+            (default: the indices).
 
     Raises:
-        DataError: if some user has interacted with every item (no negative exists).
+        DataError: if some user has interacted with every item (no negative exists); the
+            message names those users (raw ids when ``user_ids`` is given).
     """
 
-    def __init__(self, train: sp.csr_matrix, max_rounds: int = 100):
+    def __init__(self, train: sp.csr_matrix, max_rounds: int = 100,
+                 user_ids: np.ndarray | None = None):
         train = train.tocsr()
         train.sort_indices()
         self.n_users, self.n_items = train.shape
         rows = np.repeat(np.arange(self.n_users, dtype=np.int64), np.diff(train.indptr))
-        self._keys = rows * self.n_items + train.indices.astype(np.int64)  # sorted
-        self._count = np.diff(train.indptr)
+        cols = train.indices.astype(np.int64)
+        self._keys = rows * self.n_items + cols  # sorted
+        self._indptr = train.indptr.astype(np.int64)
+        self._count = np.diff(self._indptr)
+        # the number of negatives before each positive, per user (non-decreasing within a row),
+        # as sorted keys user * (n_items + 1) + that number, for drawing from the complement
+        before = cols - (np.arange(cols.size, dtype=np.int64) - self._indptr[rows])
+        self._gap_keys = rows * (self.n_items + 1) + before
         self.max_rounds = max_rounds
         full = np.flatnonzero(self._count >= self.n_items)
         if full.size:
-            raise DataError(f"{full.size} users interacted with every item; no negative item "
-                            "exists for them")
+            names = [str(x) for x in (full if user_ids is None else np.asarray(user_ids)[full])]
+            shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more"
+                                            if len(names) > 10 else "")
+            raise DataError(f"{full.size} user(s) interacted with every one of the "
+                            f"{self.n_items} training items, so no negative item exists for "
+                            f"them: {shown}; drop these users from the data (or add items)")
 
     def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """``bool`` array: whether each (user, item) is a training interaction."""
@@ -44,6 +62,19 @@ class NegativeSampler:
             return np.zeros(keys.shape, dtype=bool)
         pos = np.minimum(np.searchsorted(self._keys, keys), self._keys.size - 1)
         return self._keys[pos] == keys
+
+    def from_complement(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One uniform negative per entry of ``users`` (``int64 [N]``), drawn exactly from each
+        user's complement: ``r`` uniform in ``[0, n_items - degree)``, then the ``r``-th item the
+        user does not hold (``r`` plus the positives at or below it, by binary search).
+
+        Returns:
+            ``int64 [N]`` item indices.
+        """
+        users = np.asarray(users, dtype=np.int64)
+        r = rng.integers(0, self.n_items - self._count[users], dtype=np.int64)
+        below = np.searchsorted(self._gap_keys, users * (self.n_items + 1) + r, side="right")
+        return r + below - self._indptr[users]
 
     def sample(self, users: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         """Draw ``n`` negatives per user.
@@ -61,11 +92,10 @@ class NegativeSampler:
         neg = rng.integers(0, self.n_items, size=u.size, dtype=np.int64)
         bad = np.flatnonzero(self.is_positive(u, neg))
         rounds = 0
-        while bad.size:
+        while bad.size and rounds < self.max_rounds:
             rounds += 1
-            if rounds > self.max_rounds:
-                raise DataError(f"negative sampling did not converge after {self.max_rounds} "
-                                "rounds (users with almost every item)")
             neg[bad] = rng.integers(0, self.n_items, size=bad.size, dtype=np.int64)
             bad = bad[self.is_positive(u[bad], neg[bad])]
+        if bad.size:  # users holding nearly every item: draw from what they do not hold
+            neg[bad] = self.from_complement(u[bad], rng)
         return neg.reshape(users.size, n)

@@ -157,7 +157,8 @@ class SequenceSampler(_UserSequenceSampler):
         if n_negatives < 0:
             raise ValueError(f"n_negatives must be >= 0, got {n_negatives}")
         self.n_negatives = int(n_negatives)
-        self.negatives = NegativeSampler(data.train_csr) if n_negatives else None
+        self.negatives = (NegativeSampler(data.train_csr, user_ids=data.users.raw_ids)
+                          if n_negatives else None)
         self.same_target = bool(same_target)
         if same_target:
             # every training position p >= 1 (it has a non-empty prefix), grouped by its item

@@ -65,14 +65,20 @@ def _fmt(d: dict[str, float], keys: list[str] | None = None) -> str:
 
 
 class ConsoleLogger:
-    """One ``logging`` line per epoch: loss parts, time, monitored validation metrics."""
+    """One ``logging`` line per epoch: loss parts, training and validation seconds, monitored
+    validation metrics; at the end, the best epoch (the test metrics are the caller's to
+    print: ``ssrec train`` prints them once, :func:`~ssrec.training.run.run` returns them).
+    """
 
     def __init__(self, show: list[str] | None = None):
         self.show = show
 
     def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
         parts = record.get("loss", {})
-        msg = f"epoch {record['epoch']:>3} | loss {_fmt(parts)} | {record['train_seconds']:.1f}s"
+        secs = f"train {record['train_seconds']:.1f}s"
+        if "valid_seconds" in record:
+            secs += f" + valid {record['valid_seconds']:.1f}s"
+        msg = f"epoch {record['epoch']:>3} | loss {_fmt(parts)} | {secs}"
         if "valid" in record:
             show = self.show or [trainer.monitor] + [
                 k for k in record["valid"] if k.startswith("recall@")][:1]
@@ -81,4 +87,7 @@ class ConsoleLogger:
         log.info(msg)
 
     def on_fit_end(self, trainer: Any, result: Any) -> None:
-        log.info("best epoch %s | test %s", result.best_epoch, _fmt(result.test))
+        best = f"valid {trainer.monitor} {result.valid[trainer.monitor]:.4f}" \
+            if trainer.monitor in result.valid else "no validation"
+        log.info("best epoch %s of %s (%s); its weights scored the test split once",
+                 result.best_epoch, result.epochs_run, best)

@@ -29,13 +29,15 @@ import ssrec
 from ssrec.config import RunConfig, build_config, dump_config
 from ssrec.data.catalog import sha256_file
 from ssrec.data.dataset import InteractionData, load_dataset, resolve_default_split
-from ssrec.errors import SsrecError
+from ssrec.errors import ConfigError, SsrecError
 from ssrec.evaluation import Evaluator, resolve_exclude_seen
 from ssrec.models.base import Recommender
 from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
 from ssrec.training.trainer import RunResult, Trainer
 from ssrec.utils.device import resolve_device
-from ssrec.utils.io import _atomic, atomic_write_json, atomic_write_text
+from ssrec.utils.io import (_atomic, append_jsonl, atomic_write_json, atomic_write_text,
+                             remove_partial_writes)
+from ssrec.utils.logs import quiet
 from ssrec.utils.seed import seed_everything
 
 log = logging.getLogger("ssrec")
@@ -81,6 +83,9 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int],
         "seed": cfg.seed,
         "rating_threshold": rep.get("rating_threshold"),
         "duplicates_collapsed": rep.get("duplicates_collapsed"),
+        "repeats_kept": rep.get("repeats_kept"),
+        "users_without_target": rep.get("users_without_target"),
+        "data_notes": [n["message"] for n in rep.get("notes", [])],
         "removed_pairs_also_in_train": rep.get("removed_pairs_also_in_train"),
         "cold_dropped": rep.get("cold"),
         "evaluated_users": evaluated,
@@ -229,20 +234,27 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     ``eval.exclude_seen=null`` made the model family's default (False for sequential models,
     True otherwise); ``data.split="default"`` made the split it means for this dataset and
     model (:func:`~ssrec.data.dataset.resolve_default_split`: the given test file, else
-    leave-one-out for sequential models). The config itself is returned when nothing changes,
-    else a copy (so ``config.yaml`` records what was loaded).
+    leave-one-out for sequential models); ``data.dedup="auto"`` made False (repeated events
+    kept) for sequential models and True (collapsed) otherwise. The config itself is returned
+    when nothing changes, else a copy (so ``config.yaml`` records what was loaded).
 
     Raises:
-        DataError: ``data.split="default"`` and the dataset cannot be found."""
+        DataError: ``data.split="default"`` and the dataset cannot be found.
+        ConfigError: ``data.dedup=false`` with ``eval.exclude_seen=true`` (kept repeats are
+            targets that the mask would hide)."""
     model_cls = cfg.model_cls()
     social = model_cls.needs_social and not cfg.data.social
     auto = cfg.data.valid_method == "auto"
     seen = cfg.eval.exclude_seen is None
     split = cfg.data.split == "default"
-    if not (social or auto or seen or split):
+    dedup = cfg.data.dedup == "auto"
+    if not (social or auto or seen or split or dedup):
+        _check_repeats(cfg)
         return cfg
     cfg = cfg.model_copy(deep=True)
     sequential = model_cls.family == "sequential"
+    if dedup:
+        cfg.data.dedup = not sequential
     if split:
         cfg.data.split = resolve_default_split(cfg.data, sequential)
         other = resolve_default_split(cfg.data.model_copy(update={"split": "default"}),
@@ -255,6 +267,7 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
         cfg.data.valid_method = "last" if model_cls.family == "sequential" else "random"
     if seen:
         cfg.eval.exclude_seen = resolve_exclude_seen(cfg.eval, model_cls)
+    _check_repeats(cfg)
     return cfg
 
 
@@ -278,6 +291,15 @@ def _warn_family_protocol(sequential: bool, split: str, other: str) -> None:
                 split, history, family, others, other, other_history)
 
 
+def _check_repeats(cfg: RunConfig) -> None:
+    """Kept repeats make re-consumed items targets, which masking seen items would hide."""
+    if cfg.data.dedup is False and cfg.eval.exclude_seen:
+        raise ConfigError("data.dedup=false keeps repeated events, so a re-consumed item can be "
+                          "a test target, but eval.exclude_seen=true masks the user's training "
+                          "items and such a target could never be recommended; set "
+                          "eval.exclude_seen=false or data.dedup=true")
+
+
 def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
     """Build the configured model for ``data`` (seeded, so initial weights are reproducible)."""
     torch.manual_seed(cfg.seed)
@@ -295,6 +317,10 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     recorded unless ``allow_data_change``. Without ``resume`` the folder's earlier results,
     checkpoints and log are deleted before the new ``config.yaml`` is written, so an
     interrupted run never sits beside another run's results.
+    A resume without ``last.pt`` says so and starts from epoch 1; temporary files left by a
+    save that was killed are removed. A fresh run that fails (diverges, or a user has no
+    negative item) removes the ``config.yaml`` and checkpoints it wrote, so its folder is not
+    taken for a run; a ``log.jsonl`` with epochs stays, ending with ``{"event": "failed"}``.
 
     Returns:
         The :class:`~ssrec.training.trainer.RunResult`; ``results.json`` holds the same numbers
@@ -318,9 +344,16 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     cbs: list[Any] = [ConsoleLogger()]
     resuming = False
     meta = run_meta(cfg, data)
+    created = False
+    before: dict[str, Any] = {}
     if write:
         run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
+        created = not run_dir.exists()
         run_dir.mkdir(parents=True, exist_ok=True)
+        partial = remove_partial_writes(run_dir)
+        if partial:
+            log.warning("%s: removed the unfinished temporary file(s) of %s (the run was killed "
+                        "while saving)", run_dir, ", ".join(partial))
         text = dump_config(cfg)
         if resume and (run_dir / "config.yaml").is_file():
             diff = _config_difference((run_dir / "config.yaml").read_text(), text)
@@ -334,24 +367,31 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
             resuming = True
         else:
             if resume:
-                log.warning("%s holds no last.pt (interrupted before its first epoch ended): "
-                            "training starts at epoch 1", run_dir)
+                log.warning("--resume: %s holds no last.pt (%s), so training starts from "
+                            "epoch 1", run_dir, "its first save was interrupted"
+                            if "last.pt" in partial else "no epoch was completed")
             _clear_run_files(run_dir)  # a new run never sits beside an old run's results
+        before = {n: _stamp(run_dir / n) for n in _WRITTEN_FILES}
         atomic_write_text(run_dir / "config.yaml", text)
     elif resume:
         raise SsrecError("resume needs a run folder (write=True)")
     log.info("%s on %s: %d users, %d items, %d train / %d valid / %d test interactions; "
              "device %s", model.name, data.name, data.n_users, data.n_items, len(data.train),
              len(data.valid), len(data.test), device)
-    trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device=device,
-                      run_dir=run_dir, callbacks=cbs + list(callbacks or []))
-    trainer.run_meta = meta
-    if resuming and run_dir is not None:
-        trainer.resume(run_dir)
-    if run_dir is not None:
-        trainer.callbacks.append(JsonlLogger(
-            run_dir / "log.jsonl", keep_epochs=trainer.state.epoch if resuming else None))
-    result = trainer.fit()
+    try:
+        trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device=device,
+                          run_dir=run_dir, callbacks=cbs + list(callbacks or []))
+        trainer.run_meta = meta
+        if resuming and run_dir is not None:
+            trainer.resume(run_dir)
+        if run_dir is not None:
+            trainer.callbacks.append(JsonlLogger(
+                run_dir / "log.jsonl", keep_epochs=trainer.state.epoch if resuming else None))
+        result = trainer.fit()
+    except Exception as exc:
+        if run_dir is not None and not resuming:
+            _discard_failed_run(run_dir, created, before, exc)
+        raise
     result.seconds["load"] = load_seconds
     if run_dir is not None:
         evaluated = {"test": trainer.test_eval.n_users,
@@ -375,6 +415,39 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
         })
         log.info("results written to %s", run_dir / "results.json")
     return result
+
+
+_WRITTEN_FILES = ("config.yaml", "log.jsonl", "checkpoint.pt", "last.pt")
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """``(inode, mtime_ns)`` of a file, ``None`` if absent: tells whether a run rewrote it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _discard_failed_run(run_dir: Path, created: bool, before: dict[str, Any],
+                        error: Exception) -> None:
+    """Undo what a fresh run that failed (diverged, or no negative item for a user) wrote, so
+    its folder is not taken for a run: its ``config.yaml`` and the checkpoints it wrote are
+    removed; its ``log.jsonl`` stays, with a final ``{"event": "failed"}`` line, when it holds
+    epochs, else it is removed; a folder this run created and left empty is removed."""
+    for name in _WRITTEN_FILES:
+        path = run_dir / name
+        if _stamp(path) == before.get(name) and name != "config.yaml":
+            continue  # not written by this run
+        if name == "log.jsonl" and path.is_file() and path.stat().st_size:
+            append_jsonl(path, {"event": "failed", "error": str(error)})
+            continue
+        path.unlink(missing_ok=True)
+    if created and not any(run_dir.iterdir()):
+        run_dir.rmdir()
+        log.info("removed the run folder %s (the run failed)", run_dir)
+    else:
+        log.info("%s: removed the failed run's config.yaml and checkpoints", run_dir)
 
 
 def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | None = None,
@@ -410,7 +483,8 @@ def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | Non
     if device is not None:
         raw["device"] = device
     cfg = resolve_data_needs(build_config(raw, {("",): (str(cfg_path), None)}))
-    data = load_dataset(cfg.data, seed=cfg.seed)
+    with quiet():  # the data's and model's notes were said when the run trained
+        data = load_dataset(cfg.data, seed=cfg.seed)
     meta = run_meta(cfg, data)
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     try:
@@ -422,11 +496,12 @@ def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | Non
             "results.json": (results.get("meta") or {}).get("config_sha256")}
     if len(set(shas.values())) > 1 or ckpt.get("model") != results.get("model"):
         raise SsrecError(f"{run_dir}: its files disagree (config.yaml, checkpoint.pt and "
-                         f"results.json were not written by the same run: models "
-                         f"{ckpt.get('model')!r} / {results.get('model')!r}); train it again "
-                         "with --overwrite")
+                         f"results.json were not written by the same run of this ssrec "
+                         f"version: models {ckpt.get('model')!r} / {results.get('model')!r}); "
+                         "train it again with --overwrite")
     check_inputs(run_dir, results.get("meta") or {}, meta, allow_data_change)
-    model = build_model(cfg, data)
+    with quiet():
+        model = build_model(cfg, data)
     dev = resolve_device(cfg.device)
     try:
         model.load_state_dict(ckpt["state_dict"])

@@ -93,7 +93,8 @@ class Trainer:
     Each epoch: ``model.on_epoch_start``; for every batch of the model's sampler:
     ``zero_grad(set_to_none=True)``, ``model.loss(batch)``, ``backward``, optional gradient
     clipping, ``Adam.step``, ``model.on_after_step``; the detached loss parts are summed on the device (one host sync per
-    epoch; a non-finite epoch loss raises :class:`TrainingError`). Every ``eval_every`` epochs
+    epoch; a non-finite epoch loss, or an ``Adam.step`` that overflows float32 (a huge
+    ``train.lr``), raises :class:`TrainingError`). Every ``eval_every`` epochs
     the validation split is scored; the best weights by ``monitor`` are kept (and written to
     ``checkpoint.pt`` atomically); after ``patience`` validations without improvement, training
     stops, but never before ``min_epochs`` nor while the first validation is still the best
@@ -172,8 +173,10 @@ class Trainer:
         model.on_epoch_start(self._ctx(epoch))
         sums: dict[str, torch.Tensor] = {}
         n_batches = 0
+        # disable=None: tqdm shows the bar only when stderr is a terminal (not in a log file)
         bar = tqdm(total=len(self.sampler), desc=f"epoch {epoch}/{self.cfg.epochs}",
-                   disable=not self.cfg.progress, leave=False, unit="batch", dynamic_ncols=True)
+                   disable=None if self.cfg.progress else True, leave=False, unit="batch",
+                   dynamic_ncols=True)
         with bar:
             for batch in self.sampler.epoch():
                 opt.zero_grad(set_to_none=True)
@@ -181,7 +184,15 @@ class Trainer:
                 out.total.backward()
                 if self.cfg.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
-                opt.step()
+                try:
+                    opt.step()
+                except RuntimeError as exc:  # Adam's step size overflows float32
+                    if "overflow" not in str(exc):
+                        raise
+                    raise TrainingError(
+                        f"the optimiser step overflowed in epoch {epoch}, batch {n_batches + 1} "
+                        f"({str(exc).splitlines()[0]}); lower train.lr (now {self.cfg.lr:g})"
+                    ) from None
                 model.on_after_step()
                 parts = {"total": out.total, **out.parts}
                 for k, v in parts.items():

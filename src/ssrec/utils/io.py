@@ -41,6 +41,22 @@ def _atomic(path: str | os.PathLike[str], write) -> Path:
     return path
 
 
+def remove_partial_writes(folder: str | os.PathLike[str]) -> list[str]:
+    """Delete the temporary files that interrupted atomic writes left in ``folder`` (a process
+    killed between writing and renaming leaves ``.<name>.<random>.tmp``).
+
+    Returns:
+        The names of the files whose writes were interrupted (e.g. ``["last.pt"]``), sorted.
+    """
+    names = set()
+    for tmp in Path(folder).glob(".*.tmp"):
+        target, dot, _ = tmp.name[1:-len(".tmp")].rpartition(".")
+        if dot and target and tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            names.add(target)
+    return sorted(names)
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
     return _atomic(path, lambda fh: fh.write(text.encode("utf-8")))
