@@ -72,9 +72,10 @@ def test_export_writes_representations_maps_history_and_manifest(lightgcn, tmp_p
     assert users.dtype == items.dtype == np.float32 and users.shape == (60, 64)
     assert json.loads((out / "item_ids.json").read_text()) == loaded.data.items.to_list()
     assert json.loads((out / "user_ids.json").read_text()) == loaded.data.users.to_list()
+    dev = next(loaded.model.parameters()).device
     with torch.no_grad():
         loaded.model.on_eval_start("test")
-        scores = loaded.model.score(torch.arange(60)).numpy()
+        scores = loaded.model.score(torch.arange(60, device=dev)).cpu().numpy()
         loaded.model.on_eval_end()
     np.testing.assert_allclose(users @ items.T, scores, rtol=1e-5, atol=1e-6)
     art = load_export(out)
@@ -156,9 +157,10 @@ def test_the_exported_encoder_encodes_as_the_run_does(bert4rec, tmp_path, capsys
         assert a == b and sa == pytest.approx(sb, rel=1e-5)
     # a known user: the model's logits after the whole history
     model, data = loaded.model, loaded.data
+    dev = next(model.parameters()).device
     with torch.no_grad():
         seq, n = model.history_input(data.sequences.history("all"), np.arange(data.n_users))
-        logits = model.logits(model.state(seq, n)).numpy()
+        logits = model.logits(model.state(seq.to(dev), n.to(dev))).cpu().numpy()
     np.testing.assert_allclose(exported.art.users @ exported.art.items.T, logits, rtol=1e-4,
                                atol=1e-4)
 

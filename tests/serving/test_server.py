@@ -76,9 +76,10 @@ def test_scores_are_the_models_scores(clients):
     client, loaded = clients["LightGCN"]
     body = client.get("/recommend", params={"user": "u7", "k": 5}).json()
     u = loaded.data.users.index("u7")
+    dev = next(loaded.model.parameters()).device
     with torch.no_grad():
         loaded.model.on_eval_start("test")
-        s = loaded.model.score(torch.tensor([u]))[0].numpy()
+        s = loaded.model.score(torch.tensor([u], device=dev))[0].cpu().numpy()
         loaded.model.on_eval_end()
     rows = loaded.data.items.to_index(body["items"])
     np.testing.assert_allclose(body["scores"], s[rows], rtol=1e-5, atol=1e-6)
@@ -123,7 +124,7 @@ def test_history_fold_in_for_other_models(clients):
     items = ["i1", "i2", "i5"]
     r = client.post("/recommend/history", json={"items": items, "k": 5, "exclude_seen": True})
     assert r.status_code == 200
-    vecs = loaded.model.item_embedding.weight.detach().numpy()
+    vecs = loaded.model.item_embedding.weight.detach().cpu().numpy()
     q = vecs[loaded.data.items.to_index(items)].mean(0)
     s = vecs @ q
     s[loaded.data.items.to_index(items)] = -np.inf
@@ -136,7 +137,7 @@ def test_similar_items_are_the_nearest_by_inner_product(clients):
     assert r.status_code == 200
     with __import__("torch").no_grad():
         _, items = loaded.model.embeddings()
-    v = items.numpy()
+    v = items.cpu().numpy()
     s = v @ v[loaded.data.items.index("i3")]
     s[loaded.data.items.index("i3")] = -np.inf
     assert r.json()["items"] == loaded.data.items.to_raw(np.argsort(-s)[:6]).tolist()

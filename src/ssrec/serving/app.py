@@ -254,8 +254,15 @@ def bind(host: str, port: int) -> Any:
 
 
 def serve(app: FastAPI, sock: Any, access_log: bool = False) -> None:
-    """Run ``app`` with uvicorn on the bound socket ``sock`` until interrupted."""
+    """Run ``app`` with uvicorn on the bound socket ``sock`` until interrupted.
+
+    Searches run one at a time on one worker thread, each single-threaded
+    (:func:`~ssrec.serving.index.tune_for_serving`)."""
     import uvicorn
+
+    from ssrec.serving.index import tune_for_serving
+
+    tune_for_serving()
 
     config = uvicorn.Config(app, log_level="warning", access_log=access_log,
                             timeout_graceful_shutdown=5)

@@ -67,6 +67,19 @@ class IndexParams:
                            min(nprobe, nlist), self.seed)
 
 
+def tune_for_serving() -> None:
+    """Process-wide settings for a server: faiss's OpenMP and torch's intra-op threads set to
+    1 (the parallelism is the event loop beside one search thread; OpenMP teams spinning
+    against the other work of a shared machine made one exact search 30 ms instead of
+    0.3 ms), and faiss's flat scan through BLAS from 4 queries on instead of 20 (a batch of 16
+    single-user requests: 2.7 ms instead of 5.5 ms on gowalla's 41k items)."""
+    import torch
+
+    faiss.omp_set_num_threads(1)
+    faiss.cvar.distance_compute_blas_threshold = 4
+    torch.set_num_threads(1)
+
+
 def build_index(items: np.ndarray, kind: str = "exact",
                 params: IndexParams | None = None) -> faiss.Index:
     """A faiss index over ``items`` (``float32 [I, D]``) for inner-product search.
@@ -173,9 +186,13 @@ class Retriever:
         want = np.minimum(ks, np.maximum(self.n_items - n_ex, 0))
         need = np.minimum(ks + n_ex, self.n_items)
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * b
-        rows = np.flatnonzero(need <= self.max_fetch)
         exact_rows = [int(r) for r in np.flatnonzero(need > self.max_fetch)]
-        if rows.size:
+        # rows searched together fetch as many as the neediest of them: group them (up to 64,
+        # 256, 1024, ... candidates) so that one long history does not slow the others
+        group = np.ceil(np.log(np.maximum(need, 64) / 64) / np.log(4) - 1e-9).astype(np.int64)
+        group[need > self.max_fetch] = -1
+        for g in np.unique(group[group >= 0]).tolist():
+            rows = np.flatnonzero(group == g)
             fetch = int(need[rows].max())
             params = self._params(fetch)
             if params is None:
@@ -281,4 +298,5 @@ def measure_recall(art: Artifacts, index: faiss.Index, k: int = 20, seed: int = 
 
 
 __all__ = ["KINDS", "MAX_FETCH", "IndexParams", "Retriever", "build_index", "build_measured",
-           "index_kind", "measure_recall", "read_index", "recall_at", "save_index"]
+           "index_kind", "measure_recall", "read_index", "recall_at", "save_index",
+           "tune_for_serving"]
