@@ -50,6 +50,7 @@ import numpy as np
 import ssrec
 from ssrec.errors import SsrecError
 from ssrec.serving.engine import Engine, UnknownId
+from ssrec.serving.index import single_threaded_search
 
 K_MAX = 1000  #: largest k
 MAX_USERS = 1000  #: users per POST /recommend
@@ -106,6 +107,7 @@ class _Batcher:
         self.engine, self.executor, self.max_batch = engine, executor, max_batch
         self.queue: list[tuple[int, int, bool | None, asyncio.Future]] = []
         self.busy = False
+        self.task: asyncio.Task | None = None  # (the loop keeps only a weak reference)
 
     async def __call__(self, row: int, k: int, exclude_seen: bool | None) -> Any:
         loop = asyncio.get_running_loop()
@@ -113,7 +115,7 @@ class _Batcher:
         self.queue.append((row, k, exclude_seen, fut))
         if not self.busy:
             self.busy = True
-            loop.create_task(self._drain())
+            self.task = loop.create_task(self._drain())
         return await fut
 
     async def _drain(self) -> None:
@@ -141,7 +143,8 @@ class _Batcher:
 
 def create_app(engine: Engine) -> FastAPI:
     """The FastAPI application serving ``engine`` (see the module docs)."""
-    executor = ThreadPoolExecutor(1, thread_name_prefix="ssrec-search")
+    executor = ThreadPoolExecutor(1, thread_name_prefix="ssrec-search",
+                                  initializer=single_threaded_search)
     batcher = _Batcher(engine, executor)
 
     @asynccontextmanager

@@ -76,6 +76,7 @@ class Artifacts:
         encoder: a sequential model (eval mode) to encode histories at request time, else
             None (then a history is folded in as the mean of its items' representations).
         source: ``"run"`` or ``"export"``, and ``path`` the folder read.
+        index_files: the approximate indexes saved in the export, by kind (``"hnsw"``, ...).
     """
 
     users: np.ndarray
@@ -91,6 +92,7 @@ class Artifacts:
 
     @property
     def dim(self) -> int:
+        """``D``, the dimension of the representations."""
         return int(self.items.shape[1])
 
     def history_row(self, u: int) -> np.ndarray:
