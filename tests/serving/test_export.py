@@ -206,3 +206,30 @@ def test_ssrec_serve_answers_over_http(lightgcn, tmp_path, capsys):
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_every_model_exports_its_own_scores_or_is_refused(name, request, planted_for):
+    """users @ items.T equals the model's scores (sequential models: after the whole
+    history); models that do not score by an inner product are refused by name."""
+    from ssrec.serving.artifacts import exportable, representations
+
+    cls = MODELS.get(name)
+    data = request.getfixturevalue("planted_social") if cls.needs_social else planted_for(cls)
+    torch.manual_seed(0)
+    model = cls.build(data).eval()
+    if not exportable(model):
+        assert name in ("MostPop", "ItemKNN", "UserKNN")
+        with pytest.raises(SsrecError, match=f"{name} does not score by an inner product"):
+            representations(model, data)
+        return
+    users, items = representations(model, data)
+    assert users.dtype == items.dtype == np.float32
+    with torch.no_grad():
+        if cls.family == "sequential":
+            model._history = data.sequences.history("all")  # the evaluator's way, whole history
+        else:
+            model.on_eval_start("test")
+        scores = model.score(torch.arange(data.n_users)).float().cpu().numpy()
+        model.on_eval_end()
+    np.testing.assert_allclose(users @ items.T, scores, rtol=1e-4, atol=1e-5)
