@@ -233,20 +233,20 @@ def render(rep: dict) -> str:
     lines = [
         "# Serving: load figures",
         "",
-        f"`python benchmarks/serving.py --export {c['export']}` "
+        (f"`python benchmarks/serving.py --export {c['export']}` "
         f"({rep['created']}; {rep['machine']}). The server (`ssrec serve EXPORT --index KIND`) "
         "and the load generator share the machine's cores; the load generator is a minimal "
         "keep-alive HTTP/1.1 client on asyncio, latency measured by it from sending a request "
-        "to reading the last byte of the answer.",
+        "to reading the last byte of the answer."),
         "",
-        f"Model: {rep['model']} on {rep['dataset']} ({rep['n_users']:,} users, "
+        (f"Model: {rep['model']} on {rep['dataset']} ({rep['n_users']:,} users, "
         f"{rep['n_items']:,} items, dimension {rep['dim']}); the weights' quality does not "
-        "matter for latency.",
-        f"Machine load average before the run: {rep['loadavg_before']} (1, 5, 15 min), "
-        f"after: {rep['loadavg_after']}.",
+        "matter for latency."),
+        (f"Machine load average before the run: {rep['loadavg_before']} (1, 5, 15 min), "
+        f"after: {rep['loadavg_after']}."),
         "",
-        f"## Single-user requests: `GET /recommend?user=U&k={c['k']}`, "
-        f"{c['requests']:,} requests at concurrency {c['concurrency']}",
+        (f"## Single-user requests: `GET /recommend?user=U&k={c['k']}`, "
+        f"{c['requests']:,} requests at concurrency {c['concurrency']}"),
         "",
         "| index | requests/s | p50 ms | p95 ms | p99 ms | max ms | recall@20 vs exact |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -259,8 +259,8 @@ def render(rep: dict) -> str:
                      f"{'1 (exact)' if rec is None else rec} |")
     lines += [
         "",
-        f"## Batched requests: `POST /recommend` with {c['batch_size']} users, "
-        f"{c['batch_requests']} requests at concurrency {c['batch_concurrency']}",
+        (f"## Batched requests: `POST /recommend` with {c['batch_size']} users, "
+        f"{c['batch_requests']} requests at concurrency {c['batch_concurrency']}"),
         "",
         "| index | users/s | requests/s | p50 ms | p99 ms |",
         "|---|---:|---:|---:|---:|",
@@ -273,11 +273,11 @@ def render(rep: dict) -> str:
         "",
         "## Where the time goes",
         "",
-        f"`GET /health` (no work) at concurrency {c['concurrency']}, and the top-{c['k']} "
-        "query timed on the engine in-process (no HTTP; median ms per call):",
+        (f"`GET /health` (no work) at concurrency {c['concurrency']}, and the top-{c['k']} "
+        "query timed on the engine in-process (no HTTP; median ms per call):"),
         "",
-        "| index | /health requests/s | /health p99 ms | engine 1 user | engine 16 users | "
-        "engine 256 users |",
+        ("| index | /health requests/s | /health p99 ms | engine 1 user | engine 16 users | "
+        "engine 256 users |"),
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -287,11 +287,11 @@ def render(rep: dict) -> str:
                      f"{e['ms_per_call_256_users']} |")
     lines += [
         "",
-        "CPU time per request (user + system; independent of what else the machine runs): "
-        "the server process, all its threads, and this load generator:",
+        ("CPU time per request (user + system; independent of what else the machine runs): "
+        "the server process, all its threads, and this load generator:"),
         "",
-        "| index | single: server ms | single: client ms | /health: server ms | "
-        f"batch of {c['batch_size']}: server ms |",
+        ("| index | single: server ms | single: client ms | /health: server ms | "
+        f"batch of {c['batch_size']}: server ms |"),
         "|---|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -302,10 +302,10 @@ def render(rep: dict) -> str:
     for r in rows:
         if r["index"] != "exact":
             i = r["index_info"]
-            lines += ["", f"{r['index']} index: {i.get('params')}; recall@20 against exact "
+            lines += ["", (f"{r['index']} index: {i.get('params')}; recall@20 against exact "
                       f"{i.get('recall@20')} ({i.get('recall@20_excluding_history')} with the "
                       f"users' histories excluded, over-fetch and exact fallback included) on "
-                      f"{i.get('users_measured')} users; built in {i.get('build_seconds')} s."]
+                      f"{i.get('users_measured')} users; built in {i.get('build_seconds')} s.")]
     lines += ["", "## Targets (issue 15) and verdict", "", rep.get("verdict", ""), ""]
     return "\n".join(lines)
 
