@@ -5,7 +5,9 @@
     ssrec train --model SimGCL --dataset lastfm [--config FILE] [--set k=v ...] [--epochs N]
                 [--seed S] [--out RUN_DIR] [--data-dir DIR] [--device DEV] [--resume | --overwrite]
     ssrec evaluate RUN_DIR [--split valid|test|both] [--block-size N] [--json]
-    ssrec recommend RUN_DIR --user RAW_ID [-k 10] [--json]
+    ssrec recommend RUN_DIR|EXPORT --user RAW_ID [-k 10] [--json]
+    ssrec export RUN_DIR --out DIR [--ann hnsw ivf | --ann none] [--overwrite]
+    ssrec serve RUN_DIR|EXPORT [--host 127.0.0.1] [--port 8000] [--index exact|hnsw|ivf]
     ssrec compare SPEC.yaml [--report] [--status] [--jobs N] [--datasets ...] [--models ...]
     ssrec models [--json]
     ssrec config [--model M] [--dataset D] [--config FILE] [--set k=v ...] [--json]
@@ -112,19 +114,67 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
+    from ssrec.serving import Engine, is_export, load_export
     from ssrec.training.run import load_run, recommend
 
     if args.k < 1:
         raise SsrecError("-k must be >= 1")
+    if is_export(args.run_dir):
+        items, scores = Engine(load_export(args.run_dir, args.device)).recommend(args.user, args.k)
+    else:
+        loaded = load_run(args.run_dir, data_dir=args.data_dir, device=args.device,
+                          allow_data_change=args.allow_data_change)
+        recs = recommend(loaded, args.user, args.k)
+        items, scores = [i for i, _ in recs], [s for _, s in recs]
+    if args.json:
+        print(json.dumps({"user": args.user, "items": items, "scores": scores}, indent=2))
+    else:
+        for rank, (item, score) in enumerate(zip(items, scores), 1):
+            print(f"{rank}\t{item}\t{score:.4f}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ssrec.serving import from_run, write_export
+    from ssrec.training.run import load_run
+
+    ann = () if args.ann == ["none"] else tuple(dict.fromkeys(args.ann))
+    if "none" in ann:
+        raise SsrecError("--ann none cannot be combined with an index")
     loaded = load_run(args.run_dir, data_dir=args.data_dir, device=args.device,
                       allow_data_change=args.allow_data_change)
-    recs = recommend(loaded, args.user, args.k)
+    man = write_export(from_run(loaded), args.out, overwrite=args.overwrite, ann=ann,
+                       seed=loaded.cfg.seed)
     if args.json:
-        print(json.dumps({"user": args.user, "items": [i for i, _ in recs],
-                          "scores": [s for _, s in recs]}, indent=2))
-    else:
-        for rank, (item, score) in enumerate(recs, 1):
-            print(f"{rank}\t{item}\t{score:.4f}")
+        print(json.dumps(man, indent=2))
+        return 0
+    print(f"exported {man['model']['name']} on {man['dataset']}: {man['users']['count']:,} "
+          f"users, {man['items']['count']:,} items, dimension {man['items']['dim']} -> {args.out}")
+    for kind, meta in man["indexes"].items():
+        k = next(key for key in meta if key.startswith("recall@") and "_" not in key)
+        print(f"{kind} index: {k} {meta[k]:.4f} against exact "
+              f"({meta[k + '_excluding_history']:.4f} with histories excluded), "
+              f"built in {meta['build_seconds']:.1f} s")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from ssrec.serving.app import bind, create_app, serve
+    except ImportError as exc:
+        raise SsrecError(f"ssrec serve needs FastAPI and uvicorn ({exc.name} is missing): "
+                         "pip install 'ssrec[serve]'") from None
+    from ssrec.serving import Engine, load_served
+
+    sock = bind(args.host, args.port)  # before loading: a taken port fails at once
+    engine = Engine(load_served(args.source, data_dir=args.data_dir, device=args.device,
+                                allow_data_change=args.allow_data_change), index=args.index)
+    host, port = sock.getsockname()[:2]
+    info = engine.info()
+    print(f"serving {info['model']['name']} on {info['dataset']} ({info['items']:,} items, "
+          f"{args.index} index) at http://{host}:{port}  (Ctrl-C stops)", file=sys.stderr,
+          flush=True)
+    serve(create_app(engine), sock, access_log=args.access_log)
     return 0
 
 
@@ -426,8 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     allow_change(e)
     e.set_defaults(func=cmd_evaluate)
 
-    r = sub.add_parser("recommend", help="top-K items for a user of a finished run")
-    r.add_argument("run_dir")
+    r = sub.add_parser("recommend", help="top-K items for a user of a finished run or export")
+    r.add_argument("run_dir", metavar="RUN|EXPORT",
+                   help="a finished run folder or a folder written by `ssrec export`")
     r.add_argument("--user", required=True, help="raw user id as in the data files")
     r.add_argument("-k", type=int, default=10, help="number of items (default 10)")
     r.add_argument("--device")
@@ -435,6 +486,41 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(r)
     allow_change(r)
     r.set_defaults(func=cmd_recommend)
+
+    x = sub.add_parser(
+        "export", help="write a run's user/item representations, id maps, histories and "
+        "indexes for serving",
+        description="Write the float32 user and item representations, the raw-id maps, each "
+        "user's known items (CSR), the sequential encoder where there is one, approximate "
+        "indexes with their recall@20 against exact, and manifest.json (model, dataset, "
+        "protocol, test metrics, sha256 of every file).")
+    x.add_argument("run_dir", metavar="RUN", help="a finished run folder")
+    x.add_argument("--out", required=True, help="the export folder (written atomically)")
+    x.add_argument("--ann", nargs="+", choices=("hnsw", "ivf", "none"), default=["hnsw", "ivf"],
+                   help="approximate indexes to build and measure (default: hnsw ivf)")
+    x.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+    x.add_argument("--device")
+    x.add_argument("--json", action="store_true", help="print the manifest")
+    data_dir(x)
+    allow_change(x)
+    x.set_defaults(func=cmd_export)
+
+    v = sub.add_parser(
+        "serve", help="answer top-K requests over HTTP (FastAPI + uvicorn)",
+        description="GET /health, GET /info, GET /recommend?user=RAW&k=10&exclude_seen=true, "
+        "POST /recommend {users, k}, POST /recommend/history {items, k}, GET "
+        "/similar-items?item=RAW&k=10; OpenAPI docs at /docs. Needs pip install 'ssrec[serve]'.")
+    v.add_argument("source", metavar="RUN|EXPORT",
+                   help="a finished run folder or a folder written by `ssrec export`")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    v.add_argument("--port", type=int, default=8000, help="port (8000; 0: a free one)")
+    v.add_argument("--index", choices=("exact", "hnsw", "ivf"), default="exact",
+                   help="exact inner-product scan (default) or an approximate index")
+    v.add_argument("--access-log", action="store_true", help="log every request")
+    v.add_argument("--device", help="where a sequential encoder runs (auto)")
+    data_dir(v)
+    allow_change(v)
+    v.set_defaults(func=cmd_serve)
 
     c = sub.add_parser(
         "compare", help="train datasets x models x seeds from a spec and report them with "

@@ -156,18 +156,27 @@ class UserSequences:
         ``"valid"``: training items; ``"test"``: training and validation items; in both cases
         only those strictly before the user's first target in ``split`` (by timestamp, then file
         order). Users without a target in ``split`` keep everything. ``"train"`` is
-        :attr:`train`.
+        :attr:`train`. ``"all"``: every known interaction of the user (training, validation
+        and test items), nothing held out, in the same order: the input for recommending the
+        user's next item now (serving, ``ssrec recommend``), latest item included.
 
         Raises:
             ValueError: unknown split.
         """
         if split == "train":
             return self.train
-        if split not in ("valid", "test"):
-            raise ValueError(f"unknown split {split!r}; use 'train', 'valid' or 'test'")
+        if split not in ("valid", "test", "all"):
+            raise ValueError(f"unknown split {split!r}; use 'train', 'valid', 'test' or 'all'")
         if split in self._history:
             return self._history[split]
         d = self._data
+        if split == "all":
+            parts = [d.train, d.valid, d.test]
+            t, o = _time_keys(parts)
+            user = np.concatenate([p.user for p in parts]).astype(np.int64)
+            item = np.concatenate([p.item for p in parts]).astype(np.int64)
+            self._history[split] = _ragged(user, item, t, o, self.n_users)
+            return self._history[split]
         sources = [d.train] if split == "valid" else [d.train, d.valid]
         target = d.split(split)
         parts = [*sources, target]

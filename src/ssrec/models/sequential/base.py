@@ -225,12 +225,38 @@ class Sequential(Recommender):
         self._history = None
 
     def eval_input(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The most recent ``max_len`` history items of each user as tokens ``([B, L], [B])``."""
+        """The model input of each user for the split being scored (:meth:`history_input` of
+        the history :meth:`on_eval_start` selected; without it, the test-time history)."""
         hist = self._history if self._history is not None else self.sequences.history("test")
-        seq, lengths = windows(hist, users.detach().cpu().numpy().astype(np.int64),
-                               self.cfg.max_len)
+        seq, lengths = self.history_input(hist, users.detach().cpu().numpy())
         dev = users.device
-        return torch.from_numpy(seq).to(dev), torch.from_numpy(lengths).to(dev)
+        return seq.to(dev), lengths.to(dev)
+
+    def history_input(self, hist: Ragged, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tokens the model reads for rows ``rows`` of any history (the evaluator's splits,
+        a user's whole history, or a history sent at request time): the most recent
+        ``max_len`` items of each row, right-padded.
+
+        Args:
+            hist: the histories (item indices in time order).
+            rows: ``int64 [B]`` rows of ``hist`` to read.
+
+        Returns:
+            ``(tokens int64 [B, L], lengths int64 [B])`` on the CPU, ``L <= max_len``.
+        """
+        seq, lengths = windows(hist, np.asarray(rows, dtype=np.int64), self.cfg.max_len)
+        return torch.from_numpy(seq), torch.from_numpy(lengths)
+
+    def query_vectors(self, h: torch.Tensor) -> torch.Tensor:
+        """The retrieval query of sequence states: ``h [B, D] -> [B, D']`` such that
+        ``logits(h) == query_vectors(h) @ output_vectors().T`` (here ``h`` itself), so that a
+        nearest-neighbour index over :meth:`output_vectors` ranks items as :meth:`score`
+        does."""
+        return h
+
+    def output_vectors(self) -> torch.Tensor:
+        """The item side of :meth:`query_vectors`: ``[I, D']`` (here :meth:`item_weights`)."""
+        return self.item_weights()
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
         return self.score_into(users, None)

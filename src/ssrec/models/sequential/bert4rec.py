@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from ssrec.data.sequence import PAD, windows
+from ssrec.data.sequence import PAD, Ragged, windows
 from ssrec.models.base import LossOutput, matmul_into, register_model
 from ssrec.models.sequential.base import Sequential, SequentialConfig
 from ssrec.sampling import ClozeBatch
@@ -84,14 +85,21 @@ class BERT4Rec(Sequential):
         ce = F.cross_entropy(self.logits(h[masked]), batch.labels[masked] - 1)
         return LossOutput(ce, {"ce": ce})
 
-    def eval_input(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def history_input(self, hist: Ragged, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The most recent ``max_len - 1`` history items followed by the mask token."""
-        hist = self._history if self._history is not None else self.sequences.history("test")
-        seq, lengths = windows(hist, users.detach().cpu().numpy(), self.cfg.max_len - 1)
+        seq, lengths = windows(hist, np.asarray(rows, dtype=np.int64), self.cfg.max_len - 1)
         seq = torch.from_numpy(seq)
         lengths = torch.from_numpy(lengths)
         seq = torch.cat([seq, torch.zeros(seq.shape[0], 1, dtype=seq.dtype)], dim=1)
         seq[torch.arange(seq.shape[0]), lengths] = self.mask_token
         width = int(lengths.max()) + 1 if lengths.numel() else 1
-        dev = users.device
-        return seq[:, :width].to(dev), (lengths + 1).to(dev)
+        return seq[:, :width], lengths + 1
+
+    def query_vectors(self, h: torch.Tensor) -> torch.Tensor:
+        """``[head(h), 1]`` (``[B, D + 1]``): the output bias enters as a last coordinate."""
+        q = self.head(h)
+        return torch.cat([q, torch.ones(q.shape[0], 1, dtype=q.dtype, device=q.device)], dim=1)
+
+    def output_vectors(self) -> torch.Tensor:
+        """``[item_weights, output_bias]`` (``[I, D + 1]``)."""
+        return torch.cat([self.item_weights(), self.output_bias.unsqueeze(1)], dim=1)
