@@ -126,6 +126,7 @@ def spmm_by_layout(adj: torch.Tensor, dim: int, reps: int = 20) -> dict[str, flo
 def child_train(args: argparse.Namespace) -> dict:
     from ssrec.data import load_dataset
     from ssrec.evaluation import Evaluator
+    from ssrec.models import model_class, model_config, resolved_config
     from ssrec.models.layers import SpmmCounter
     from ssrec.training import Trainer
     from ssrec.training.run import build_model
@@ -137,7 +138,7 @@ def child_train(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     data = load_dataset(cfg.data, seed=cfg.seed)
-    cls = cfg.model_cls()
+    cls = model_class(cfg)
     adj = data.norm_adj if cls.family == "graph" else None
     load_s = time.perf_counter() - t0
     model = build_model(cfg, data)
@@ -166,7 +167,7 @@ def child_train(args: argparse.Namespace) -> dict:
     # views, their gradients): a loop over one operand keeps it in cache, a best case no epoch
     # can reach
     per_step = n_fwd + n_bwd
-    xs = [torch.randn(adj.shape[0], cfg.model_params().embedding_dim)
+    xs = [torch.randn(adj.shape[0], model_config(cfg).embedding_dim)
           for _ in range(max(per_step, 1))] if adj is not None else []
 
     def floor_once(rotate: bool = True, steps: int | None = None) -> float:
@@ -195,7 +196,7 @@ def child_train(args: argparse.Namespace) -> dict:
             operand_cost = {"one_operand_s_per_10_steps": floor_once(False, 10),
                             "distinct_operands_s_per_10_steps": floor_once(True, 10)}
             if adj.layout == torch.sparse_csr:
-                layouts = spmm_by_layout(adj, cfg.model_params().embedding_dim)
+                layouts = spmm_by_layout(adj, model_config(cfg).embedding_dim)
         for e in range(1, args.warmup + args.epochs + 1):
             t = time.perf_counter()
             trainer.train_epoch(e)
@@ -227,7 +228,7 @@ def child_train(args: argparse.Namespace) -> dict:
             del buf
     return {
         "model": model.name,
-        "model_config": cfg.resolved()["model"],
+        "model_config": resolved_config(cfg)["model"],
         "batch_size": cfg.train.batch_size,
         "batches_per_epoch": n_batches,
         "train_interactions": len(data.train),

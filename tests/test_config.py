@@ -1,6 +1,7 @@
 import pytest
 
-from ssrec.config import dump_config, load_config
+from ssrec.config import load_config
+from ssrec.models import dump_config, model_class, model_config, resolved_config
 from ssrec.errors import ConfigError
 
 
@@ -10,17 +11,17 @@ def test_yaml_file_overrides_and_types(tmp_path):
     cfg = load_config(p, ["model.tau=0.5", "eval.ks=[5, 50]"], **{"train.epochs": 9})
     assert cfg.train.lr == 1e-4 and isinstance(cfg.train.lr, float)
     assert cfg.train.epochs == 9 and cfg.seed == 3 and cfg.eval.ks == [5, 50]
-    m = cfg.model_params()
+    m = model_config(cfg)
     # cl_weight comes from the lastfm preset (the default dataset); user values win over it
     assert (m.eps, m.tau, m.cl_weight) == (0.3, 0.5, 0.1)
     assert cfg.train.min_epochs == 30
     bare = load_config(p, ["presets=false"])
-    assert bare.model_params().cl_weight == 0.5 and bare.train.min_epochs == 0
-    assert cfg.model_cls().name == "SimGCL"
+    assert model_config(bare).cl_weight == 0.5 and bare.train.min_epochs == 0
+    assert model_class(cfg).name == "SimGCL"
     again = tmp_path / "again.yaml"
     again.write_text(dump_config(cfg))
     cfg2 = load_config(again)
-    assert cfg2.resolved() == cfg.resolved()
+    assert resolved_config(cfg2) == resolved_config(cfg)
 
 
 def test_unknown_key_names_file_line_and_suggestion(tmp_path):
@@ -70,7 +71,7 @@ def test_preset_model_entries_may_carry_training_settings(monkeypatch, tmp_path)
     monkeypatch.setattr(config, "PRESET_DIR", tmp_path)
     lgn = load_config(None, ["data.dataset=toy", "model.name=LightGCN"])
     assert (lgn.train.lr, lgn.train.epochs, lgn.train.patience) == (0.005, 120, 5)
-    assert lgn.model_params().n_layers == 2
+    assert model_config(lgn).n_layers == 2
     mine = load_config(None, ["data.dataset=toy", "model.name=LightGCN", "train.epochs=7"])
     assert mine.train.epochs == 7 and mine.train.lr == 0.005  # the user's value wins
     other = load_config(None, ["data.dataset=toy", "model.name=MF"])

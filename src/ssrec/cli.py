@@ -114,8 +114,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from ssrec.serving import Engine, is_export, load_export
-    from ssrec.training.run import load_run, recommend
+    from ssrec.serving import Engine, is_export, load_export, recommend
+    from ssrec.training.run import load_run
 
     if args.k < 1:
         raise SsrecError("-k must be >= 1")
@@ -204,7 +204,8 @@ def _yaml_scalar(value: Any) -> str:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from ssrec.config import config_reference, load_config
+    from ssrec.config import load_config
+    from ssrec.models import config_reference
 
     cfg = load_config(args.config, args.set or [],
                       **{"model.name": args.model, "data.dataset": args.dataset})
@@ -284,7 +285,9 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     if args.model:  # the split, validation and repeats this model's runs use
         cfg = resolve_data_needs(cfg)
         dc = cfg.data
-        families = {f"{cfg.model_cls().name} ({cfg.model_cls().family} model)": _protocol_text(
+        from ssrec.models import model_class
+
+        families = {f"{model_class(cfg).name} ({model_class(cfg).family} model)": _protocol_text(
             dc.split, dc.ratios, dc.valid_method, dc.valid_ratio, dc.dedup)}
     else:  # loaded as the general, graph and social models load it; say what sequential ones do
         auto = dc.valid_method == "auto"

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
+                      field_validator, model_validator)
 
 from ssrec.errors import ConfigError
 
@@ -222,7 +223,8 @@ class RunConfig(Section):
         output_dir: the run folder; default ``runs/<model>-<dataset>-<time>``.
         presets: apply the dataset's shipped preset (``ssrec/presets/<dataset>.yaml``: training
             budget and settings tuned for that dataset) below the user's own values.
-        model: ``{"name": ..., **fields of the model's Config}``.
+        model: ``{"name": ..., **fields of the model's Config}``; validated by the model layer
+            (:func:`ssrec.models.model_config`), since configuration knows no models.
     """
 
     seed: int = Field(2020, ge=0, le=SEED_MAX)
@@ -233,6 +235,7 @@ class RunConfig(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     model: dict[str, Any] = Field(default_factory=lambda: {"name": "SimGCL"})
+    _sources: dict[tuple[str, ...], tuple[str, int | None]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_monitor(self) -> RunConfig:
@@ -248,32 +251,11 @@ class RunConfig(Section):
         self.train.__dict__["monitor"] = f"{name}@{int(k)}"
         return self
 
-    # ---- model section -------------------------------------------------------------------
-    def model_cls(self):
-        """The registered model class named by ``model.name``."""
-        from ssrec.models import MODELS
-
-        name = self.model.get("name")
-        if not name:
-            raise ConfigError("model.name is required (see `ssrec models`)")
-        return MODELS.get(str(name))
-
-    def model_params(self):
-        """The model's validated ``Config`` instance (defaults filled in)."""
-        cls = self.model_cls()
-        params = {k: v for k, v in self.model.items() if k != "name"}
-        _check_keys(params, cls.Config, ("model",), {})
-        try:
-            return cls.Config(**params)
-        except ValidationError as exc:
-            raise _convert(exc, ("model",), {}) from None
-
-    def resolved(self) -> dict[str, Any]:
-        """The full configuration as plain data, with the model's defaults filled in."""
-        out = self.model_dump(mode="json")
-        cls = self.model_cls()
-        out["model"] = {"name": cls.name, **self.model_params().model_dump(mode="json")}
-        return out
+    @property
+    def sources(self) -> dict[tuple[str, ...], tuple[str, int | None]]:
+        """Where each key came from, ``{("model", "eps"): ("cfg.yaml", 7)}``: a file and line
+        or an option, for errors raised after loading (e.g. by the model's own config)."""
+        return self._sources
 
 
 # ---- loading ---------------------------------------------------------------------------------
@@ -327,7 +309,7 @@ def _where(path: tuple[str, ...], sources: Mapping[tuple[str, ...], tuple[str, i
     return (None, None)
 
 
-def _check_keys(d: Mapping[str, Any], model: type[BaseModel], path: tuple[str, ...],
+def check_keys(d: Mapping[str, Any], model: type[BaseModel], path: tuple[str, ...],
                 sources: Mapping[tuple[str, ...], tuple[str, int | None]]) -> None:
     fields = model.model_fields
     for key, value in d.items():
@@ -341,10 +323,10 @@ def _check_keys(d: Mapping[str, Any], model: type[BaseModel], path: tuple[str, .
                               f"{'.'.join(path) or 'the top level'}: {valid})", src, line)
         ann = fields[key].annotation
         if isinstance(value, Mapping) and isinstance(ann, type) and issubclass(ann, BaseModel):
-            _check_keys(value, ann, p, sources)
+            check_keys(value, ann, p, sources)
 
 
-def _convert(exc: ValidationError, prefix: tuple[str, ...],
+def config_error(exc: ValidationError, prefix: tuple[str, ...],
              sources: Mapping[tuple[str, ...], tuple[str, int | None]]) -> ConfigError:
     err = exc.errors()[0]
     loc = (*prefix, *(str(x) for x in err["loc"] if not isinstance(x, int)))
@@ -394,7 +376,9 @@ def _assign(d: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 def build_config(data: Mapping[str, Any] | None = None,
                  sources: Mapping[tuple[str, ...], tuple[str, int | None]] | None = None
                  ) -> RunConfig:
-    """Validate a nested mapping into a :class:`RunConfig` (model section included).
+    """Validate a nested mapping into a :class:`RunConfig`. The model section is checked to be
+    a mapping only; its keys are validated by the model layer (:func:`ssrec.models.model_config`),
+    which the ``sources`` (kept as :attr:`RunConfig.sources`) let name the file and line.
 
     Raises:
         ConfigError: unknown keys (with a suggestion), bad types or out-of-range values.
@@ -404,23 +388,14 @@ def build_config(data: Mapping[str, Any] | None = None,
     if isinstance(data.get("model"), Mapping) and "name" not in data["model"]:
         data["model"] = {"name": RunConfig.model_fields["model"].default_factory()["name"],
                          **data["model"]}
-    _check_keys(data, RunConfig, (), sources)
+    check_keys(data, RunConfig, (), sources)
     try:
         cfg = RunConfig(**data)
     except ValidationError as exc:
-        raise _convert(exc, (), sources) from None
+        raise config_error(exc, (), sources) from None
     if "model" in data and not isinstance(data["model"], Mapping):
         raise ConfigError("model: must be a mapping with at least 'name'")
-    try:
-        cfg.model_params()
-    except ConfigError as exc:
-        if exc.source is None and exc.args:
-            # attach the location of the offending model key if we know it
-            msg = str(exc)
-            for path, (src, line) in sources.items():
-                if path and path[0] == "model" and ".".join(path) in msg:
-                    raise ConfigError(msg, src, line) from None
-        raise
+    cfg._sources = dict(sources)
     return cfg
 
 
@@ -543,14 +518,9 @@ def merge_config(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-def dump_config(cfg: RunConfig) -> str:
-    """The resolved configuration as YAML (loads back to an equal config)."""
-    return yaml.safe_dump(cfg.resolved(), sort_keys=False)
-
-
 # ---- reference of the keys ------------------------------------------------------------------
 
-def _field_docs(cls: type) -> dict[str, str]:
+def field_docs(cls: type) -> dict[str, str]:
     """The first sentence of each ``Attributes:`` entry in the docstrings of ``cls`` and its
     bases (``"format, sep: ..."`` documents both keys), by field name."""
     out: dict[str, str] = {}
@@ -596,40 +566,3 @@ def _first_sentence(text: str) -> str:
     return text
 
 
-def config_reference(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
-    """Every key of a configuration with its value, built-in default and documentation.
-
-    Args:
-        cfg: the configuration whose values are listed (e.g. ``load_config(None)``: what
-            ``ssrec train`` uses without options, the default dataset's preset applied).
-
-    Returns:
-        ``{section: [{"key", "value", "default", "doc"}, ...]}`` with the sections ``""``
-        (top-level keys), ``"data"``, ``"train"``, ``"eval"`` and ``"model"`` (``name`` and
-        the fields of ``cfg``'s model); ``doc`` is the first sentence of the key's docstring
-        entry (``""`` when it has none).
-
-    Raises:
-        ConfigError: ``cfg.model`` names no registered model.
-    """
-    resolved = cfg.resolved()
-    model_cls = cfg.model_cls()
-    sections: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {
-        "": (RunConfig, {k: v for k, v in resolved.items()
-                         if k not in ("data", "train", "eval", "model")}),
-        "data": (DataConfig, resolved["data"]),
-        "train": (TrainConfig, resolved["train"]),
-        "eval": (EvalConfig, resolved["eval"]),
-        "model": (model_cls.Config, resolved["model"]),
-    }
-    out: dict[str, list[dict[str, Any]]] = {}
-    for section, (cls, values) in sections.items():
-        docs = _field_docs(cls)
-        defaults = (model_cls.Config() if section == "model" else
-                    RunConfig() if section == "" else cls()).model_dump(mode="json")
-        if section == "model":
-            defaults["name"] = values["name"]
-            docs["name"] = "the model (see `ssrec models`)"
-        out[section] = [{"key": k, "value": v, "default": defaults.get(k, v),
-                         "doc": docs.get(k, "")} for k, v in values.items()]
-    return out

@@ -90,12 +90,12 @@ def _scripted(trainer, scores):
 
 
 def test_early_stopping_waits_until_the_first_validation_is_beaten(planted, caplog):
-    from ssrec.models import MODELS
+    from ssrec.models import MODELS, model_config
 
     cfg = load_config(None, ["presets=false", "model.name=MF", "train.epochs=30",
                              "train.patience=3", "train.progress=false", "eval.ks=[20]",
                              "eval.metrics=[ndcg,recall]"])
-    model = MODELS.get("MF").build(planted, cfg.model_params())
+    model = MODELS.get("MF").build(planted, model_config(cfg))
     trainer = Trainer(model, planted, cfg.train, cfg.eval, seed=1)
     # a graph model's shape: a good random start, a dip, recovery at epoch 12
     scores = [0.30] + [0.2] * 10 + [0.31, 0.32] + [0.1] * 20
@@ -105,7 +105,7 @@ def test_early_stopping_waits_until_the_first_validation_is_beaten(planted, capl
     assert result.best_epoch == 13 and result.epochs_run == 16  # 3 validations after 13
     assert "first validation" not in caplog.text
 
-    trainer = Trainer(MODELS.get("MF").build(planted, cfg.model_params()), planted, cfg.train,
+    trainer = Trainer(MODELS.get("MF").build(planted, model_config(cfg)), planted, cfg.train,
                       cfg.eval, seed=1)
     _scripted(trainer, [0.30] + [0.2] * 29)  # never beaten: trains the whole budget, warns
     with caplog.at_level(logging.WARNING):

@@ -1,7 +1,8 @@
 """Data: readers, id maps, dataset registry, splits and graph builders."""
 
 from ssrec.data.catalog import DATASETS, DatasetFile, DatasetSpec, locate, resolve_data_dir
-from ssrec.data.dataset import InteractionData, Interactions, load_dataset
+from ssrec.data.dataset import InteractionData, load_dataset
+from ssrec.data.interactions import Interactions
 from ssrec.data.graph import normalized_adjacency
 from ssrec.data.idmap import IdMap
 from ssrec.data.io import FileFormat, RawInteractions, read_edges, read_interactions

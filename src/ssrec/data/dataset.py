@@ -38,46 +38,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssrec.config import DataConfig
-from ssrec.data import split as splits
+import ssrec.data.split as splits
 from ssrec.data.catalog import DATASETS, DatasetSpec, locate
 from ssrec.data.idmap import IdMap
+from ssrec.data.interactions import Interactions
 from ssrec.data.io import FileFormat, RawInteractions, read_edges, read_interactions
+from ssrec.data.sequence import UserSequences
 from ssrec.data.social import SocialGraph, build_social
 from ssrec.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
-
-
-@dataclass(frozen=True)
-class Interactions:
-    """The interactions of one split, as indices.
-
-    Attributes:
-        user: ``int64 [N]`` user indices.
-        item: ``int64 [N]`` item indices.
-        timestamp: ``float64 [N]`` or ``None``.
-        order: ``int64 [N]``, the position of each row in the files as read (train file first,
-            then valid, then test); with ``timestamp`` it orders a user's history in time.
-    """
-
-    user: np.ndarray
-    item: np.ndarray
-    timestamp: np.ndarray | None
-    order: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.user.size)
-
-    def to_csr(self, n_users: int, n_items: int) -> sp.csr_matrix:
-        """Binary ``[n_users, n_items]`` float32 CSR matrix with sorted indices."""
-        m = sp.csr_matrix((np.ones(self.user.size, dtype=np.float32), (self.user, self.item)),
-                          shape=(n_users, n_items))
-        m.sum_duplicates()
-        m.sort_indices()
-        m.data[:] = 1.0
-        return m
 
 
 @dataclass(eq=False)
@@ -151,9 +123,7 @@ class InteractionData:
     def sequences(self):
         """Time-ordered user histories for sequential models, a
         :class:`~ssrec.data.sequence.UserSequences` (built once, cached)."""
-        from ssrec.data.sequence import UserSequences
-
-        return UserSequences(self)
+        return UserSequences({s: self.split(s) for s in SPLITS}, self.n_users, self.n_items)
 
     def describe(self) -> dict[str, Any]:
         """Statistics per split plus the pipeline report (JSON-serialisable).

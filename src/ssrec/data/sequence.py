@@ -1,5 +1,5 @@
-"""Time-ordered user histories for sequential recommenders, derived from an
-:class:`~ssrec.data.dataset.InteractionData`.
+"""Time-ordered user histories for sequential recommenders, derived from the train / valid /
+test :class:`~ssrec.data.interactions.Interactions` of a dataset.
 
 **Order.** A user's interactions are ordered by timestamp, ties broken by file order (the
 ``order`` of each row: its position in the files as read, train file first). When any split
@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from ssrec.data.dataset import InteractionData
+    from collections.abc import Mapping
+
+    from ssrec.data.interactions import Interactions
 
 PAD = 0
 
@@ -129,7 +131,9 @@ class UserSequences:
     """Every user's time-ordered histories (see the module docs for the rules).
 
     Args:
-        data: the dataset (its splits keep ``timestamp`` and ``order``).
+        splits: ``{"train": ..., "valid": ..., "test": ...}`` :class:`Interactions` (they keep
+            ``timestamp`` and ``order``), e.g. an ``InteractionData``'s splits.
+        n_users, n_items: sizes of the id maps.
 
     Attributes:
         n_users, n_items: sizes of the id maps.
@@ -138,14 +142,14 @@ class UserSequences:
         time_source: ``"timestamp, ties by file order"`` or ``"file order"``.
     """
 
-    def __init__(self, data: InteractionData):
-        self.n_users = data.n_users
-        self.n_items = data.n_items
-        self._data = data
-        tr = data.train
+    def __init__(self, splits: Mapping[str, Interactions], n_users: int, n_items: int):
+        self.n_users = int(n_users)
+        self.n_items = int(n_items)
+        self._splits = dict(splits)
+        tr = self._splits["train"]
         t, order = _time_keys([tr])
         self.train = _ragged(tr.user, tr.item, t, order, self.n_users)
-        parts = [data.train, data.valid, data.test]
+        parts = [self._splits[s] for s in ("train", "valid", "test")]
         self.time_source = ("timestamp, ties by file order"
                             if all(p.timestamp is not None for p in parts) else "file order")
         self._history: dict[str, Ragged] = {}
@@ -169,16 +173,16 @@ class UserSequences:
             raise ValueError(f"unknown split {split!r}; use 'train', 'valid', 'test' or 'all'")
         if split in self._history:
             return self._history[split]
-        d = self._data
+        d = self._splits
         if split == "all":
-            parts = [d.train, d.valid, d.test]
+            parts = [d["train"], d["valid"], d["test"]]
             t, o = _time_keys(parts)
             user = np.concatenate([p.user for p in parts]).astype(np.int64)
             item = np.concatenate([p.item for p in parts]).astype(np.int64)
             self._history[split] = _ragged(user, item, t, o, self.n_users)
             return self._history[split]
-        sources = [d.train] if split == "valid" else [d.train, d.valid]
-        target = d.split(split)
+        sources = [d["train"]] if split == "valid" else [d["train"], d["valid"]]
+        target = d[split]
         parts = [*sources, target]
         t_all, o_all = _time_keys(parts)
         n_src = sum(len(p) for p in sources)

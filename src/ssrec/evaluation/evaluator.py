@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ssrec.evaluation import metrics as M
+import ssrec.evaluation.metrics as M
 from ssrec.models.base import Recommender
 from ssrec.utils.perf import release_free_memory
 

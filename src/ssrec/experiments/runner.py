@@ -39,7 +39,7 @@ def cell_state(cell: Cell) -> tuple[str, str | None]:
     """``(state, detail)`` of a cell's folder: ``"finished"``, ``"interrupted"`` (a
     ``last.pt`` to resume), ``"new"``, or ``"changed"`` (its files were written by another
     configuration; ``detail`` names the first differing key)."""
-    from ssrec.config import dump_config
+    from ssrec.models import dump_config
     from ssrec.training.run import _config_difference
 
     d = cell.run_dir

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ssrec.config import RunConfig, build_config, merge_config, with_preset
 from ssrec.errors import ConfigError
+from ssrec.models import model_config
 from ssrec.experiments.stats import PAIRED_TESTS
 
 
@@ -222,6 +223,7 @@ class Experiment:
         data.setdefault("train", {}).setdefault("progress", False)
         try:
             cfg = build_config(with_preset(data))
+            model_config(cfg)  # the model section too, before anything trains
         except ConfigError as exc:
             raise ConfigError(f"cell {ds}/{label}: {exc.args[0] if exc.args else exc}",
                               self._src()) from None

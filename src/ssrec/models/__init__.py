@@ -24,6 +24,14 @@ from ssrec.models.social.mhcn import MHCN
 from ssrec.models.social.sept import SEPT
 from ssrec.models.sequential import BERT4Rec, CL4SRec, DuoRec, SASRec, Sequential
 
+from ssrec.models.configs import (  # noqa: E402  (after the models: they fill the registry)
+    config_reference,
+    dump_config,
+    model_class,
+    model_config,
+    resolved_config,
+)
+
 __all__ = [
     "BERT4Rec",
     "BUIR",
@@ -55,4 +63,9 @@ __all__ = [
     "TrainContext",
     "UserKNN",
     "XSimGCL",
+    "config_reference",
+    "dump_config",
+    "model_class",
+    "model_config",
+    "resolved_config",
 ]

@@ -18,7 +18,8 @@ from ssrec.serving.artifacts import (
 )
 from ssrec.serving.engine import Engine, UnknownId
 from ssrec.serving.index import KINDS, IndexParams, Retriever, build_index
+from ssrec.serving.recommend import recommend
 
 __all__ = ["KINDS", "Artifacts", "Engine", "IndexParams", "Retriever", "UnknownId",
            "build_index", "from_run", "is_export", "load_export", "load_served",
-           "write_export"]
+           "recommend", "write_export"]

@@ -48,6 +48,7 @@ import ssrec
 from ssrec.data.catalog import sha256_file
 from ssrec.data.idmap import IdMap
 from ssrec.errors import SsrecError
+from ssrec.models import model_config
 from ssrec.utils.io import _atomic, atomic_write_json
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ def from_run(loaded: LoadedRun) -> Artifacts:
     sequential = isinstance(model, Sequential)
     info = {
         "model": {"name": model.name, "family": model.family,
-                  "params": cfg.model_params().model_dump(mode="json")},
+                  "params": model_config(cfg).model_dump(mode="json")},
         "dataset": data.name,
         "run": str(loaded.run_dir),
         "protocol": results.get("protocol"),
@@ -194,7 +195,7 @@ def from_run(loaded: LoadedRun) -> Artifacts:
         "scoring": "score(u, i) = users[u] . items[i] (float32 inner product)",
         "history": "each user's train + valid + test items",
         "history_input": (
-            f"sequence encoder: the last {cfg.model_params().max_len} items of the history, "
+            f"sequence encoder: the last {model_config(cfg).max_len} items of the history, "
             "oldest first, latest included; a known user's representation encodes the user's "
             "whole history" if sequential else
             "fold-in: the mean of the history items' representations"),

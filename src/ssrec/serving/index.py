@@ -31,7 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -41,8 +41,16 @@ import faiss
 from ssrec.errors import SsrecError
 from ssrec.utils.io import _atomic
 
-if TYPE_CHECKING:
-    from ssrec.serving.artifacts import Artifacts
+
+
+class Vectors(Protocol):
+    """What an index is built and measured on (an :class:`~ssrec.serving.Artifacts`):
+    ``users [U, D]`` and ``items [I, D]`` float32, a user's known items by row."""
+
+    users: np.ndarray
+    items: np.ndarray
+
+    def history_row(self, u: int) -> np.ndarray: ...
 
 KINDS = ("exact", "hnsw", "ivf")
 MAX_FETCH = 1024
@@ -260,7 +268,7 @@ def recall_at(approx: list[tuple[np.ndarray, np.ndarray]],
     return float(np.mean(vals)) if vals else 1.0
 
 
-def build_measured(art: Artifacts, kind: str, params: IndexParams | None = None, k: int = 20,
+def build_measured(art: Vectors, kind: str, params: IndexParams | None = None, k: int = 20,
                    seed: int = 2020, n_users: int = RECALL_USERS
                    ) -> tuple[faiss.Index, dict[str, Any]]:
     """Build index ``kind`` over ``art.items`` and measure its recall@``k`` against the exact
@@ -289,7 +297,7 @@ def build_measured(art: Artifacts, kind: str, params: IndexParams | None = None,
     return index, meta
 
 
-def measure_recall(art: Artifacts, index: faiss.Index, k: int = 20, seed: int = 2020,
+def measure_recall(art: Vectors, index: faiss.Index, k: int = 20, seed: int = 2020,
                    n_users: int = RECALL_USERS) -> dict[str, Any]:
     """Recall@``k`` of ``index`` against the exact top-``k`` (see :func:`build_measured`)."""
     n = art.users.shape[0]

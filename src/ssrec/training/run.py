@@ -26,11 +26,12 @@ import torch
 import yaml
 
 import ssrec
-from ssrec.config import RunConfig, build_config, dump_config
+from ssrec.config import RunConfig, build_config
 from ssrec.data.catalog import sha256_file
 from ssrec.data.dataset import InteractionData, load_dataset, resolve_default_split
 from ssrec.errors import ConfigError, SsrecError
 from ssrec.evaluation import Evaluator, resolve_exclude_seen
+from ssrec.models import dump_config, model_class, model_config
 from ssrec.models.base import Recommender
 from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
 from ssrec.training.trainer import RunResult, Trainer
@@ -46,7 +47,7 @@ log = logging.getLogger("ssrec")
 def default_run_dir(cfg: RunConfig) -> Path:
     """``runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>`` (a numeric suffix avoids collisions)."""
     name = Path(cfg.data.dataset).name if not cfg.data.dataset.isidentifier() else cfg.data.dataset
-    base = Path("runs") / f"{cfg.model_cls().name}-{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    base = Path("runs") / f"{model_class(cfg).name}-{name}-{datetime.now():%Y%m%d-%H%M%S}"
     path, n = base, 1
     while path.exists():
         n += 1
@@ -62,7 +63,7 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int],
     negatives and the masked items; without them the config's settings are described."""
     rep = data.report
     ev = dict(evaluators or {})
-    model_cls = cfg.model_cls()
+    model_cls = model_class(cfg)
     test = ev.get("test") or Evaluator.from_config(data, "test", cfg.eval, model_cls, cfg.seed)
     valid = ev.get("valid")
     if valid is None and "valid" not in ev and len(data.valid):
@@ -98,7 +99,7 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int],
         out["sampled_negatives"] = test_desc["sampled_negatives"]
     if model_cls.family == "sequential":
         seq = data.sequences
-        out["sequences"] = {**seq.describe(), "max_len": cfg.model_params().max_len,
+        out["sequences"] = {**seq.describe(), "max_len": model_config(cfg).max_len,
                             "input": "the user's items before the target (test: train + "
                                      "valid; valid: train), most recent max_len kept"}
     return out
@@ -242,7 +243,7 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
         DataError: ``data.split="default"`` and the dataset cannot be found.
         ConfigError: ``data.dedup=false`` with ``eval.exclude_seen=true`` (kept repeats are
             targets that the mask would hide)."""
-    model_cls = cfg.model_cls()
+    model_cls = model_class(cfg)
     social = model_cls.needs_social and not cfg.data.social
     auto = cfg.data.valid_method == "auto"
     seen = cfg.eval.exclude_seen is None
@@ -303,7 +304,7 @@ def _check_repeats(cfg: RunConfig) -> None:
 def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
     """Build the configured model for ``data`` (seeded, so initial weights are reproducible)."""
     torch.manual_seed(cfg.seed)
-    return cfg.model_cls().build(data, cfg.model_params())
+    return model_class(cfg).build(data, model_config(cfg))
 
 
 def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
@@ -531,45 +532,5 @@ def evaluate_run(loaded: LoadedRun, splits: tuple[str, ...] = ("valid", "test"),
             for s, e in run_evaluators(loaded, splits, block_size).items()}
 
 
-def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, float]]:
-    """Top-``k`` items for one raw user id, as ``ssrec serve`` answers it
-    (:class:`ssrec.serving.Engine`, exact index). The items the user interacted with (train,
-    valid and test) are excluded when the run's ``eval.exclude_seen`` (or, unset, the model
-    family's default) says so; a sequential model reads the user's whole history, latest
-    item included.
-
-    Returns:
-        ``[(raw_item_id, score), ...]`` best first.
-
-    Raises:
-        SsrecError: unknown user id.
-    """
-    from ssrec.serving import Engine, from_run
-    from ssrec.serving.artifacts import exportable, known_items
-
-    data, model = loaded.data, loaded.model
-    if exportable(model):
-        items, scores = Engine(from_run(loaded)).recommend(user, k)
-        return list(zip(items, scores))
-    # MostPop, ItemKNN, UserKNN: the model's own scores
-    if user not in data.users:
-        raise SsrecError(f"unknown user {user!r}: not in the training data of {data.name}")
-    u = data.users.index(user)
-    dev = next((t.device for t in model.buffers()), torch.device("cpu"))
-    with torch.no_grad():
-        model.on_eval_start("test")
-        try:
-            scores = model.score(torch.tensor([u], device=dev)).float().clone()[0]
-        finally:
-            model.on_eval_end()
-    seen = known_items(data)[u].indices
-    if not resolve_exclude_seen(loaded.cfg.eval, model):
-        seen = seen[:0]
-    scores[torch.as_tensor(seen, device=scores.device, dtype=torch.long)] = -torch.inf
-    top = torch.topk(scores, min(k, data.n_items - seen.size))
-    items = data.items.to_raw(top.indices.cpu().numpy())
-    return [(str(i), float(s)) for i, s in zip(items, top.values.cpu().tolist())]
-
-
 __all__ = ["LoadedRun", "SsrecError", "build_model", "evaluate_run", "load_run", "protocol",
-           "recommend", "resolve_data_needs", "run", "run_evaluators"]
+           "resolve_data_needs", "run", "run_evaluators"]
