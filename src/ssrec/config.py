@@ -128,6 +128,8 @@ class TrainConfig(Section):
             with one of their items drawn uniformly: LightGCN-PyTorch's
             ``UniformSample_original``, used by the LightGCN++ experiments; light users weigh
             more than under ``"interaction"``).
+        tensorboard: also write TensorBoard scalars (loss parts, validation metrics, epoch
+            seconds) into ``<run>/tensorboard`` (needs the ``tensorboard`` extra).
     """
 
     epochs: int = Field(100, ge=0)
@@ -144,6 +146,7 @@ class TrainConfig(Section):
     num_threads: int | None = Field(None, ge=1)
     deterministic: bool = True
     pair_sampling: Literal["interaction", "user"] = "interaction"
+    tensorboard: bool = False
 
 
 class EvalConfig(Section):

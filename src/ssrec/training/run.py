@@ -5,6 +5,8 @@ Run folder layout (``output_dir``)::
     config.yaml     the resolved configuration (every default filled in)
     log.jsonl       one JSON line per epoch (loss parts, seconds, validation metrics) + test
     checkpoint.pt   the best weights by the monitored validation metric (atomic write)
+    curves.png      loss parts and the monitored metric per epoch, best epoch marked
+    tensorboard/    TensorBoard event file (with ``train.tensorboard``)
     last.pt         the latest trainer state: weights, optimiser, sampler and RNG states
     results.json    {"valid": ..., "test": ..., "best_epoch": N, "protocol": {...}, ...}
 """
@@ -32,7 +34,7 @@ from ssrec.data.dataset import InteractionData, load_dataset, resolve_default_sp
 from ssrec.errors import SsrecError
 from ssrec.evaluation import Evaluator, resolve_exclude_seen
 from ssrec.models.base import Recommender
-from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
+from ssrec.training.callbacks import ConsoleLogger, CurvesPlot, JsonlLogger, TensorBoardLogger
 from ssrec.training.trainer import RunResult, Trainer
 from ssrec.utils.device import resolve_device
 from ssrec.utils.io import _atomic, atomic_write_json, atomic_write_text
@@ -122,7 +124,8 @@ BUDGET_KEYS = frozenset({"train.epochs", "train.patience", "train.min_epochs",
                          "train.progress", "train.num_threads", "data.data_dir", "device",
                          "output_dir", "eval.block_size"})
 PER_USER_FILE = "per_user_test.npz"
-_RUN_FILES = ("results.json", PER_USER_FILE, "checkpoint.pt", "last.pt", "log.jsonl")
+_RUN_FILES = ("results.json", PER_USER_FILE, "checkpoint.pt", "last.pt", "log.jsonl",
+              CurvesPlot.FILE)
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -285,7 +288,8 @@ def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
 
 
 def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
-        resume: bool = False, allow_data_change: bool = False) -> RunResult:
+        resume: bool = False, allow_data_change: bool = False,
+        score_test: bool = True) -> RunResult:
     """Train and evaluate one configuration; writes the run folder when ``write``.
 
     With ``resume`` and an ``output_dir`` that holds an interrupted run of the same
@@ -294,7 +298,9 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     keys (:data:`BUDGET_KEYS`) may differ, and the input files must have the checksums the run
     recorded unless ``allow_data_change``. Without ``resume`` the folder's earlier results,
     checkpoints and log are deleted before the new ``config.yaml`` is written, so an
-    interrupted run never sits beside another run's results.
+    interrupted run never sits beside another run's results. ``score_test=False`` never ranks
+    the test split (model selection, e.g. a tuning trial): ``results.json``'s ``test`` is empty
+    and ``test_scored`` false.
 
     Returns:
         The :class:`~ssrec.training.trainer.RunResult`; ``results.json`` holds the same numbers
@@ -338,6 +344,9 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
                             "training starts at epoch 1", run_dir)
             _clear_run_files(run_dir)  # a new run never sits beside an old run's results
         atomic_write_text(run_dir / "config.yaml", text)
+        cbs.append(CurvesPlot(run_dir, title=f"{model.name} on {data.name}"))
+        if cfg.train.tensorboard:
+            cbs.append(TensorBoardLogger(run_dir / "tensorboard"))
     elif resume:
         raise SsrecError("resume needs a run folder (write=True)")
     log.info("%s on %s: %d users, %d items, %d train / %d valid / %d test interactions; "
@@ -351,7 +360,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     if run_dir is not None:
         trainer.callbacks.append(JsonlLogger(
             run_dir / "log.jsonl", keep_epochs=trainer.state.epoch if resuming else None))
-    result = trainer.fit()
+    result = trainer.fit(score_test=score_test)
     result.seconds["load"] = load_seconds
     if run_dir is not None:
         evaluated = {"test": trainer.test_eval.n_users,
@@ -364,6 +373,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
             "meta": meta,
             "valid": result.valid,
             "test": result.test,
+            **({} if score_test else {"test_scored": False}),
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
             "protocol": protocol(cfg, data, evaluated,
