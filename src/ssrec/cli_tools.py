@@ -36,7 +36,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         paths = summary["report"]
         best = summary.get("best")
         if best:
-            print(f"best trial {best['number']}: valid {spec.metric_label} "
+            print(f"best trial {best['number']}: valid {summary['metric']} "
                   f"{best['value']:.4f} with " +
                   ", ".join(f"{k}={v}" for k, v in best["params"].items()))
         final = summary.get("final")

@@ -83,7 +83,8 @@ class ConsoleLogger:
         log.info(msg)
 
     def on_fit_end(self, trainer: Any, result: Any) -> None:
-        log.info("best epoch %s | test %s", result.best_epoch, _fmt(result.test))
+        log.info("best epoch %s | test %s", result.best_epoch,
+                 _fmt(result.test) if result.test else "not scored")
 
 
 class CurvesPlot:
