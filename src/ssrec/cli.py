@@ -10,7 +10,7 @@
     ssrec compare SPEC.yaml [--report] [--status] [--jobs N] [--datasets ...] [--models ...]
     ssrec tune SPEC.yaml [--out DIR] [--n-trials N] [--timeout SECONDS] [--report]
     ssrec plot RUN_DIR [RUN_DIR ...] --out FILE.png [--labels ...]
-    ssrec diagnose RUN_DIR [--out DIR] [--split test|valid] [--json]
+    ssrec diagnose RUN_DIR [RUN_DIR ...] [--out DIR] [--split test|valid] [--json]
     ssrec models [--json]
     ssrec datasets [--json]
     ssrec data describe NAME_OR_PATH [--json] [--set data.k=v ...]   (includes the social graph

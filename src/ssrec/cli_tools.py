@@ -5,7 +5,7 @@
 
     ssrec tune SPEC.yaml [--out DIR] [--n-trials N] [--timeout SECONDS] [--report]
     ssrec plot RUN_DIR [RUN_DIR ...] --out FILE.png [--labels L ...] [--title T]
-    ssrec diagnose RUN_DIR [--out DIR] [--split test|valid] [--json]
+    ssrec diagnose RUN_DIR [RUN_DIR ...] [--out DIR] [--split test|valid] [--json]
 """
 
 from __future__ import annotations
@@ -74,12 +74,25 @@ def _short_labels(runs: list[str]) -> list[str]:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from ssrec.diagnostics.report import diagnose_run
+    from ssrec.diagnostics.report import diagnose_run, diagnose_runs
 
-    summary = diagnose_run(args.run_dir, out=args.out, split=args.split,
-                           data_dir=args.data_dir, device=args.device,
-                           allow_data_change=args.allow_data_change,
-                           groups=args.groups)
+    opts = {"split": args.split, "data_dir": args.data_dir, "device": args.device,
+            "allow_data_change": args.allow_data_change, "groups": args.groups}
+    if len(args.run_dirs) > 1:
+        if not args.out:
+            raise SsrecError("several runs need --out DIR (each run's diagnostics go into a "
+                             "subfolder, the comparison beside them)")
+        multi = diagnose_runs(args.run_dirs, args.out, **opts)
+        for s in multi["runs"]:
+            s.pop("_angles", None)
+        if args.json:
+            print(json.dumps(multi, indent=2))
+        else:
+            print((Path(args.out) / "diagnostics.md").read_text())
+            print(f"written: {', '.join(multi['files'])} in {args.out}")
+        return 0
+    summary = diagnose_run(args.run_dirs[0], out=args.out, **opts)
+    summary.pop("_angles", None)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -139,8 +152,9 @@ def add_tool_commands(sub: Any, data_dir: Callable[[argparse.ArgumentParser], No
         "and item representations, their 2-D angle distribution, the beyond-accuracy "
         "metrics of the top-K lists, and accuracy per user-degree group and per item-"
         "popularity group. Writes diagnostics.json and PNGs into the run folder or --out.")
-    dg.add_argument("run_dir")
-    dg.add_argument("--out", help="folder for the output (default: the run folder)")
+    dg.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    dg.add_argument("--out", help="folder for the output (default: the run folder; needed "
+                    "with several runs: one subfolder each, and a comparison table)")
     dg.add_argument("--split", choices=("test", "valid"), default="test",
                     help="split whose top-K lists are measured (default test)")
     dg.add_argument("--groups", type=int, default=5,

@@ -318,4 +318,90 @@ def diagnose_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     plot_groups([(label, acc)], out_dir / FILES[2])
     summary["out"] = str(out_dir)
     summary["files"] = list(FILES)
+    summary["_angles"] = angles  # for combined figures; not written
     return summary
+
+
+#: the numbers of the multi-run summary table: (label, path in diagnostics.json)
+SUMMARY_COLUMNS = (
+    ("uniformity (users)", ("representations", "users", "uniformity")),
+    ("uniformity (items)", ("representations", "items", "uniformity")),
+    ("alignment", ("representations", "alignment")),
+    ("angle KL (items)", ("representations", "items", "angles", "kl_from_uniform")),
+    ("R (items)", ("representations", "items", "angles", "mean_resultant_length")),
+)
+
+
+def _get(d: Any, path: Sequence[str]) -> Any:
+    for p in path:
+        d = d[p]
+    return d
+
+
+def diagnose_runs(run_dirs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
+                  **kwargs: Any) -> dict[str, Any]:
+    """Diagnose several runs into ``out``: each into ``out/<model>-<run folder name>/``
+    (:func:`diagnose_run`), plus ``diagnostics.md`` (a table of mean ± sample standard
+    deviation over the runs of each model, with the run count), and the combined
+    ``embedding_distribution.png`` and ``groups.png`` (the first run of each model).
+
+    Returns:
+        ``{"runs": [summary, ...], "models": {model: {column: [values]}}, "files": [...]}``.
+
+    Raises:
+        SsrecError: as :func:`diagnose_run`; two runs that would share a subfolder.
+    """
+    out = Path(out)
+    runs = []
+    seen: set[str] = set()
+    for rd in run_dirs:
+        rd = Path(rd)
+        name = f"{_model_of(rd)}-{rd.name}"
+        if name in seen:
+            raise SsrecError(f"two runs would be written to {out / name}; give run folders "
+                             "with distinct names per model")
+        seen.add(name)
+        runs.append(diagnose_run(rd, out=out / name, **kwargs))
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for s in runs:
+        by_model.setdefault(s["model"], []).append(s)
+    list_keys = [k for k in runs[0]["lists"] if k.endswith(f"@{runs[0]['groups']['k']}")]
+    cols = list(SUMMARY_COLUMNS) + [(k, ("lists", k)) for k in list_keys] + [
+        (f"recall@{runs[0]['groups']['k']}", ("groups", f"recall@{runs[0]['groups']['k']}"))]
+    table: dict[str, dict[str, list[float]]] = {
+        m: {label: [float(_get(s, path)) for s in ss] for label, path in cols}
+        for m, ss in by_model.items()}
+    lines = ["| model | runs | " + " | ".join(label for label, _ in cols) + " |",
+             "|---|---|" + "---|" * len(cols)]
+    for m, vals in table.items():
+        cells = []
+        for label, _ in cols:
+            v = np.asarray(vals[label])
+            cells.append(f"{v.mean():.4f}" + (f" ± {v.std(ddof=1):.4f}" if v.size > 1 else ""))
+        lines.append(f"| {m} | {len(by_model[m])} | " + " | ".join(cells) + " |")
+    split = runs[0]["split"]
+    text = (f"Diagnostics of {len(runs)} runs ({split} lists; mean ± sample standard deviation "
+            "over each model's runs). Definitions: `ssrec.diagnostics.representation`, "
+            "`ssrec.evaluation.beyond`.\n\n" + "\n".join(lines) + "\n")
+    from ssrec.utils.io import atomic_write_text
+
+    atomic_write_text(out / "diagnostics.md", text)
+    firsts = [ss[0] for ss in by_model.values()]
+    angles = [(s["model"], _angles_of(s)) for s in firsts]
+    plot_distributions(angles, out / FILES[1])
+    plot_groups([(s["model"], s["groups"]) for s in firsts], out / FILES[2])
+    return {"runs": runs, "models": table, "files": ["diagnostics.md", *FILES[1:]],
+            "out": str(out)}
+
+
+def _model_of(run_dir: Path) -> str:
+    import yaml
+
+    cfg = run_dir / "config.yaml"
+    if not cfg.is_file():
+        raise SsrecError(f"{cfg} not found; is {run_dir} a finished ssrec run folder?")
+    return str(((yaml.safe_load(cfg.read_text()) or {}).get("model") or {}).get("name", "run"))
+
+
+def _angles_of(summary: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {side: np.asarray(summary["_angles"][side]) for side in ("users", "items")}

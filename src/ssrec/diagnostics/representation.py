@@ -108,7 +108,8 @@ def angle_kde(theta: np.ndarray, grid: int = GRID) -> tuple[np.ndarray, np.ndarr
     """Gaussian KDE of angles on the circle: ``(grid angles [G] in [−π, π), density [G])``,
     integrating to 1 over ``2π``. The kernel is wrapped (copies at ±2π) and its bandwidth is
     Scott's rule ``n^(−1/5) · s`` with ``s`` the standard deviation of the angles measured
-    from their circular mean (so a cluster at ±π is not mistaken for a wide spread).
+    from their circular mean (so a cluster at ±π is not mistaken for a wide spread), and at
+    least one grid step (so the density on the grid integrates to 1).
 
     Raises:
         ValueError: no angles.
@@ -118,7 +119,7 @@ def angle_kde(theta: np.ndarray, grid: int = GRID) -> tuple[np.ndarray, np.ndarr
         raise ValueError("angle_kde needs at least one angle")
     mean_dir = np.angle(np.exp(1j * theta).mean())
     centred = np.angle(np.exp(1j * (theta - mean_dir)))
-    h = max(theta.size ** (-0.2) * float(centred.std()), 1e-3)
+    h = max(theta.size ** (-0.2) * float(centred.std()), 2 * math.pi / grid)
     g = np.linspace(-math.pi, math.pi, grid, endpoint=False)
     dens = np.zeros(grid)
     for start in range(0, theta.size, 4096):
