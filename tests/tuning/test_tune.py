@@ -150,9 +150,10 @@ def test_pruned_run_stops_cleanly(planted_dir, tmp_path):
 def test_tune_user_errors_are_one_line(planted_dir, tmp_path, capsys):
     bad = write_spec(tmp_path / "bad.yaml", planted_dir,
                      space={"train.lrr": {"type": "float", "low": 0.001, "high": 0.1}})
-    assert main(["tune", str(bad), "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "space.train.lrr" in err and "did you mean 'train.lr'" in err
+    assert main(["-q", "tune", str(bad), "--out", str(tmp_path / "o")]) == 2
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("ssrec: error:")]
+    assert len(lines) == 1 and "space.train.lrr" in lines[0]
+    assert "did you mean 'train.lr'" in lines[0]
     bad2 = write_spec(tmp_path / "bad2.yaml", planted_dir,
                       space={"model.embedding_dim": {"type": "int", "low": 0, "high": 8}})
     assert main(["tune", str(bad2)]) == 2
