@@ -77,7 +77,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from ssrec.diagnostics.report import diagnose_run, diagnose_runs
 
     opts = {"split": args.split, "data_dir": args.data_dir, "device": args.device,
-            "allow_data_change": args.allow_data_change, "groups": args.groups}
+            "allow_data_change": args.allow_data_change, "groups": args.groups,
+            "earlier_version": args.earlier_version}
     if len(args.run_dirs) > 1:
         if not args.out:
             raise SsrecError("several runs need --out DIR (each run's diagnostics go into a "
@@ -159,6 +160,10 @@ def add_tool_commands(sub: Any, data_dir: Callable[[argparse.ArgumentParser], No
                     help="split whose top-K lists are measured (default test)")
     dg.add_argument("--groups", type=int, default=5,
                     help="user-degree and item-popularity groups (default 5)")
+    dg.add_argument("--earlier-version", action="store_true",
+                    help="a run trained by an earlier ssrec: drop the config keys this "
+                    "version does not know (e.g. model.noise_stream) and skip the config "
+                    "checksum check; inputs and weights are still checked")
     dg.add_argument("--device")
     dg.add_argument("--json", action="store_true")
     data_dir(dg)

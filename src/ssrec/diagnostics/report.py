@@ -185,19 +185,24 @@ def plot_distributions(entries: Sequence[tuple[str, dict[str, np.ndarray]]],
                        path: str | os.PathLike[str]) -> Path:
     """The SimGCL-style embedding-distribution figure: one column per entry (a label and its
     ``{"users": angles, "items": angles}``), rows: users on the unit circle coloured by angle
-    density, user angle KDE, items on the circle, item angle KDE. ``2.6`` inches per column,
+    density, user angle KDE, items on the circle, item angle KDE (one density scale per row;
+    the dotted line is the uniform density ``1/(2π)``). ``2.6`` inches per column,
     ``9.6`` inches high, 100 dpi; headless, atomic."""
     import matplotlib
 
     cols = len(entries)
     fig = new_figure(2.6 * cols, 9.6)
     cmap = matplotlib.colormaps["viridis"]
+    kdes = {(c, side): angle_kde(angles[side]) for c, (_, angles) in enumerate(entries)
+            for side in ("users", "items")}
+    # one density scale per row, so the columns (models) compare at a glance
+    top = {side: max([float(d.max()) for (_, s), (_, d) in kdes.items() if s == side]
+                     + [1 / (2 * math.pi)]) * 1.05 for side in ("users", "items")}
     for c, (label, angles) in enumerate(entries):
         for r, side in enumerate(("users", "items")):
-            g, dens = angle_kde(angles[side])
+            g, dens = kdes[(c, side)]
             ax = fig.add_subplot(4, cols, (2 * r) * cols + c + 1)
-            ax.scatter(np.cos(g), np.sin(g), c=dens, cmap=cmap, s=14,
-                       vmin=0, vmax=max(float(dens.max()), 1 / (2 * math.pi)))
+            ax.scatter(np.cos(g), np.sin(g), c=dens, cmap=cmap, s=14, vmin=0, vmax=top[side])
             ax.set_aspect("equal")
             ax.set_xlim(-1.2, 1.2)
             ax.set_ylim(-1.2, 1.2)
@@ -209,6 +214,7 @@ def plot_distributions(entries: Sequence[tuple[str, dict[str, np.ndarray]]],
             ax2.fill_between(g, dens, alpha=0.25, color="C0" if side == "users" else "C1")
             ax2.axhline(1 / (2 * math.pi), color="0.5", ls=":", lw=0.8)
             ax2.set_xlim(-math.pi, math.pi)
+            ax2.set_ylim(0, top[side])
             ax2.set_xticks([-math.pi, 0, math.pi])
             ax2.set_xticklabels(["−π", "0", "π"], fontsize=7)
             ax2.tick_params(labelsize=7)
@@ -256,9 +262,75 @@ def plot_groups(entries: Sequence[tuple[str, dict[str, Any]]],
     return save_png(fig, path)
 
 
+def load_earlier_run(run_dir: str | os.PathLike[str], data_dir: str | None = None,
+                     device: str | None = None, allow_data_change: bool = False
+                     ) -> tuple[Any, list[str]]:
+    """Reload a finished run written by an earlier version of ssrec whose ``config.yaml``
+    holds keys this version no longer has (e.g. ``model.noise_stream``, retired with the one
+    SimGCL/XSimGCL noise arithmetic): those keys are dropped, and the check that
+    ``config.yaml``, ``checkpoint.pt`` and ``results.json`` carry the same configuration
+    checksum is skipped (the dropped keys change it). Still checked: the input files' checksums
+    and that the weights fit the model built from the remaining configuration.
+
+    Returns:
+        ``(LoadedRun, dropped dotted keys)``.
+
+    Raises:
+        SsrecError: missing files, a run that never finished, changed input files, weights that
+            do not fit.
+    """
+    import json
+
+    import yaml
+
+    from ssrec.config import RunConfig, build_config
+    from ssrec.data.dataset import load_dataset
+    from ssrec.models import MODELS
+    from ssrec.training.run import (LoadedRun, build_model, check_inputs, resolve_data_needs,
+                                    run_meta)
+    from ssrec.utils.device import resolve_device
+
+    run_dir = Path(run_dir)
+    for name in ("config.yaml", "checkpoint.pt", "results.json"):
+        if not (run_dir / name).is_file():
+            raise SsrecError(f"{run_dir / name} not found; is {run_dir} a finished ssrec run "
+                             "folder?")
+    raw = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    dropped = []
+    for section in ("data", "train", "eval", "model"):
+        values = raw.get(section)
+        if not isinstance(values, dict):
+            continue
+        if section == "model":
+            known = set(MODELS.get(str(values.get("name"))).Config.model_fields) | {"name"}
+        else:
+            known = set(RunConfig.model_fields[section].annotation.model_fields)
+        for key in [k for k in values if k not in known]:
+            del values[key]
+            dropped.append(f"{section}.{key}")
+    if data_dir is not None:
+        raw.setdefault("data", {})["data_dir"] = data_dir
+    if device is not None:
+        raw["device"] = device
+    cfg = resolve_data_needs(build_config(raw))
+    data = load_dataset(cfg.data, seed=cfg.seed)
+    results = json.loads((run_dir / "results.json").read_text())
+    check_inputs(run_dir, results.get("meta") or {}, run_meta(cfg, data), allow_data_change)
+    ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    model = build_model(cfg, data)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise SsrecError(f"{run_dir / 'checkpoint.pt'}: the weights do not fit the model "
+                         f"built from config.yaml ({str(exc).splitlines()[0]})") from None
+    model.to(resolve_device(cfg.device)).eval()
+    return LoadedRun(cfg, data, model, run_dir), dropped
+
+
 def diagnose_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
                  split: str = "test", data_dir: str | None = None, device: str | None = None,
-                 allow_data_change: bool = False, groups: int = 5) -> dict[str, Any]:
+                 allow_data_change: bool = False, groups: int = 5,
+                 earlier_version: bool = False) -> dict[str, Any]:
     """Diagnose a finished run folder (its kept weights, :func:`ssrec.training.run.load_run`)
     and write :data:`FILES` into ``out`` (default: the run folder).
 
@@ -268,6 +340,8 @@ def diagnose_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         split: the split whose top-K lists are measured (``"test"`` or ``"valid"``).
         data_dir, device, allow_data_change: as for ``ssrec evaluate``.
         groups: user-degree and item-popularity groups.
+        earlier_version: load a run of an earlier ssrec whose config has retired keys
+            (:func:`load_earlier_run`); the dropped keys are listed in the output.
 
     Returns:
         The summary written to ``diagnostics.json`` (plus ``out`` and ``files``).
@@ -283,8 +357,12 @@ def diagnose_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         raise SsrecError(f"split must be test or valid, got {split!r}")
     if groups < 1:
         raise SsrecError(f"--groups must be >= 1, got {groups}")
-    loaded = load_run(run_dir, data_dir=data_dir, device=device,
-                      allow_data_change=allow_data_change)
+    dropped: list[str] = []
+    if earlier_version:
+        loaded, dropped = load_earlier_run(run_dir, data_dir, device, allow_data_change)
+    else:
+        loaded = load_run(run_dir, data_dir=data_dir, device=device,
+                          allow_data_change=allow_data_change)
     cfg, data, model = loaded.cfg, loaded.data, loaded.model
     if cfg.eval.ranking != "full":
         raise SsrecError("diagnose measures full-ranking top-K lists; this run used "
@@ -299,7 +377,7 @@ def diagnose_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     label = f"{model.name} ({Path(run_dir).name})"
     summary: dict[str, Any] = {
         "run_dir": str(run_dir), "model": model.name, "dataset": data.name, "seed": cfg.seed,
-        "split": split, "representations": rep, "lists": acc.pop("lists"),
+        "split": split, "dropped_config_keys": dropped, "representations": rep, "lists": acc.pop("lists"),
         "groups": acc,
         "definitions": {
             "alignment": "mean ||u~ - i~||^2 over the training positive pairs "

@@ -122,7 +122,7 @@ class LoadedRun:
 #: where things run or are found, never what is computed
 BUDGET_KEYS = frozenset({"train.epochs", "train.patience", "train.min_epochs",
                          "train.progress", "train.num_threads", "data.data_dir", "device",
-                         "output_dir", "eval.block_size"})
+                         "output_dir", "eval.block_size", "train.tensorboard"})
 PER_USER_FILE = "per_user_test.npz"
 _RUN_FILES = ("results.json", PER_USER_FILE, "checkpoint.pt", "last.pt", "log.jsonl",
               CurvesPlot.FILE)
