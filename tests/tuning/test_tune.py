@@ -170,3 +170,10 @@ def test_missing_optuna_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
     with pytest.raises(SsrecError, match=r"pip install 'ssrec\[tune\]'"):
         import_optuna()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "experiments" / "tune").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_shipped_tuning_specs_validate(path):
+    spec = TuneSpec.from_file(path)
+    assert spec.metric_name == "ndcg@20" and spec.space

@@ -280,7 +280,9 @@ def _fmt(v: Any) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) < 1e-3 or abs(v) >= 1e4 else f"{v:.4f}".rstrip("0")
+        if v == 0 or 1e-3 <= abs(v) < 1e4:
+            return f"{v:.4f}".rstrip("0").rstrip(".")
+        return f"{v:.4g}"
     return str(v)
 
 
@@ -306,6 +308,8 @@ def plot_history(rows: list[dict[str, Any]], metric: str, path: Path) -> Path:
         for n, v in done:
             best = max(best, v)
             line.append((n, best))
+        last = max(r["trial"] for r in rows)
+        line.append((last, best))
         ax.step(*zip(*line), where="post", color="C3", label="best so far")
     if pruned:
         ax.plot(*zip(*pruned), "x", color="0.5", label="pruned (best reported)")
@@ -313,7 +317,7 @@ def plot_history(rows: list[dict[str, Any]], metric: str, path: Path) -> Path:
     ax.set_ylabel(f"valid {metric}")
     ax.set_title("optimisation history", fontsize=10)
     if done or pruned:
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="best")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
