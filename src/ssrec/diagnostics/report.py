@@ -377,8 +377,8 @@ def diagnose_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     label = f"{model.name} ({Path(run_dir).name})"
     summary: dict[str, Any] = {
         "run_dir": str(run_dir), "model": model.name, "dataset": data.name, "seed": cfg.seed,
-        "split": split, "dropped_config_keys": dropped, "representations": rep, "lists": acc.pop("lists"),
-        "groups": acc,
+        "split": split, "dropped_config_keys": dropped, "representations": rep,
+        "lists": acc.pop("lists"), "groups": acc,
         "definitions": {
             "alignment": "mean ||u~ - i~||^2 over the training positive pairs "
                          "(normalised representations; Wang & Isola 2020, DirectAU)",
