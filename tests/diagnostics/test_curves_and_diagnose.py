@@ -127,3 +127,25 @@ def test_diagnose_an_earlier_versions_run(mf_run, tmp_path, capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["dropped_config_keys"] == ["model.noise_stream"]
     assert d["groups"]["recall@20"] == pytest.approx(result.test["recall@20"])
+
+
+def test_resumed_runs_curves_include_the_epochs_before_the_interruption(planted_dir, tmp_path,
+                                                                         monkeypatch):
+    """A run interrupted after epoch 2 and resumed to epoch 4: CurvesPlot draws all four
+    epochs (it reads the kept lines of log.jsonl at fit start)."""
+    from ssrec.training import callbacks
+
+    out = tmp_path / "resumed"
+    run(_cfg(planted_dir, out, "train.epochs=2"))
+    (out / "results.json").unlink()  # as if killed after epoch 2
+    seen = []
+    orig = callbacks.CurvesPlot.on_fit_end
+
+    def spy(self, trainer, result):
+        seen.append([r["epoch"] for r in self.records])
+        return orig(self, trainer, result)
+
+    monkeypatch.setattr(callbacks.CurvesPlot, "on_fit_end", spy)
+    run(_cfg(planted_dir, out, "train.epochs=4"), resume=True)
+    assert seen == [[1, 2, 3, 4]]
+    assert png_size(out / "curves.png") == (1020, 520)
