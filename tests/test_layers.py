@@ -17,8 +17,9 @@ LAYERS = [
     {"models"},
     {"evaluation"},
     {"training"},
-    {"experiments", "serving"},
-    {"cli", "__main__"},
+    {"experiments", "serving", "diagnostics"},
+    {"tuning"},
+    {"cli", "cli_tools", "__main__"},
 ]
 
 

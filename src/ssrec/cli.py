@@ -4,11 +4,15 @@
 
     ssrec train --model SimGCL --dataset lastfm [--config FILE] [--set k=v ...] [--epochs N]
                 [--seed S] [--out RUN_DIR] [--data-dir DIR] [--device DEV] [--resume | --overwrite]
+                [--tensorboard]
     ssrec evaluate RUN_DIR [--split valid|test|both] [--block-size N] [--json]
     ssrec recommend RUN_DIR|EXPORT --user RAW_ID [-k 10] [--json]
     ssrec export RUN_DIR --out DIR [--ann hnsw ivf | --ann none] [--overwrite]
     ssrec serve RUN_DIR|EXPORT [--host 127.0.0.1] [--port 8000] [--index exact|hnsw|ivf]
     ssrec compare SPEC.yaml [--report] [--status] [--jobs N] [--datasets ...] [--models ...]
+    ssrec tune SPEC.yaml [--out DIR] [--n-trials N] [--timeout SECONDS] [--report]
+    ssrec plot RUN_DIR [RUN_DIR ...] --out FILE.png [--labels ...]
+    ssrec diagnose RUN_DIR [RUN_DIR ...] [--out DIR] [--split test|valid] [--json]
     ssrec models [--json]
     ssrec config [--model M] [--dataset D] [--config FILE] [--set k=v ...] [--json]
     ssrec datasets [--json]
@@ -62,6 +66,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     if args.no_progress:
         shortcuts["train.progress"] = False
+    if args.tensorboard:
+        shortcuts["train.tensorboard"] = True
     if args.resume and not args.out:
         raise SsrecError("--resume needs --out RUN_DIR (the folder of the interrupted run)")
     if args.resume and args.overwrite:
@@ -465,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out (same configuration)")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
+    t.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard scalars into RUN_DIR/tensorboard "
+                   "(train.tensorboard; needs the tensorboard extra)")
     data_dir(t)
     allow_change(t)
     t.set_defaults(func=cmd_train)
@@ -548,6 +557,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="--status as JSON")
     data_dir(c)
     c.set_defaults(func=cmd_compare)
+
+    from ssrec.cli_tools import add_tool_commands
+
+    add_tool_commands(sub, data_dir, allow_change)
 
     m = sub.add_parser("models", help="list the registered models and their defaults")
     m.add_argument("--json", action="store_true")

@@ -29,6 +29,8 @@ from ssrec.errors import ConfigError
 
 METRIC_NAMES = ("recall", "ndcg", "precision", "hit", "mrr", "map")
 SEED_MAX = 2**63 - 1  # seeds are non-negative 64-bit signed integers (NumPy, PyTorch, offsets)
+#: beyond-accuracy metrics of the top-K lists (ssrec.evaluation.beyond); never a default
+LIST_METRIC_NAMES = ("coverage", "gini", "avgpop", "tail", "novelty")
 
 
 class Section(BaseModel):
@@ -142,6 +144,8 @@ class TrainConfig(Section):
             with one of their items drawn uniformly: LightGCN-PyTorch's
             ``UniformSample_original``, used by the LightGCN++ experiments; light users weigh
             more than under ``"interaction"``).
+        tensorboard: also write TensorBoard scalars (loss parts, validation metrics, epoch
+            seconds) into ``<run>/tensorboard`` (needs the ``tensorboard`` extra).
     """
 
     epochs: int = Field(100, ge=0)
@@ -158,6 +162,7 @@ class TrainConfig(Section):
     num_threads: int | None = Field(None, ge=1)
     deterministic: bool = True
     pair_sampling: Literal["interaction", "user"] = "interaction"
+    tensorboard: bool = False
 
 
 class EvalConfig(Section):
@@ -165,7 +170,9 @@ class EvalConfig(Section):
 
     Attributes:
         ks: cut-offs K.
-        metrics: any of recall, ndcg, precision, hit, mrr, map.
+        metrics: any of recall, ndcg, precision, hit, mrr, map (default: these six), and the
+            beyond-accuracy list metrics coverage, gini, avgpop, tail, novelty (see
+            :mod:`ssrec.evaluation.beyond`; full ranking only).
         block_size: users scored per block; memory grows with it, results do not change.
         ranking: ``"full"`` (every item is a candidate) or ``"sampled"`` (each user's targets
             against ``n_negatives`` sampled items they never interacted with, drawn once per
@@ -205,10 +212,11 @@ class EvalConfig(Section):
         out = []
         for m in v:
             m = m.lower()
-            if m not in METRIC_NAMES:
-                close = difflib.get_close_matches(m, METRIC_NAMES, n=1)
+            known = METRIC_NAMES + LIST_METRIC_NAMES
+            if m not in known:
+                close = difflib.get_close_matches(m, known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"unknown metric {m!r}{hint}; known: {', '.join(METRIC_NAMES)}")
+                raise ValueError(f"unknown metric {m!r}{hint}; known: {', '.join(known)}")
             out.append(m)
         return out
 

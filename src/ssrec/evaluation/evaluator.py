@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import torch
 
 import ssrec.evaluation.metrics as M
+from ssrec.evaluation.beyond import LIST_METRICS, ListMetrics
 from ssrec.models.base import Recommender
 from ssrec.utils.perf import release_free_memory
 
@@ -49,7 +50,10 @@ class Evaluator:
         data: the dataset.
         split: ``"valid"`` or ``"test"``.
         ks: cut-offs (default 10, 20).
-        metrics: metric names (default all of :data:`ssrec.evaluation.metrics.METRICS`).
+        metrics: metric names: the accuracy metrics of :data:`ssrec.evaluation.metrics.METRICS`
+            (default: all of them) and the list metrics of
+            :data:`ssrec.evaluation.beyond.LIST_METRICS` (coverage, gini, avgpop, tail,
+            novelty; full ranking only).
         block_size: users per block (default 2048).
         mask_valid_in_test: with ``exclude_seen``, also mask validation items when scoring test
             (default True).
@@ -61,7 +65,8 @@ class Evaluator:
         seed: seeds the sampled negatives.
 
     Raises:
-        ValueError: unknown split, metric, ranking or negatives kind, or ``n_negatives < 1``.
+        ValueError: unknown split, metric, ranking or negatives kind, ``n_negatives < 1``, or
+            list metrics with sampled ranking.
     """
 
     def __init__(self, data: InteractionData, split: str = "test", ks: Iterable[int] = (10, 20),
@@ -81,9 +86,14 @@ class Evaluator:
         self.split = split
         self.ks = sorted({int(k) for k in ks})
         self.metrics = list(M.METRICS) if metrics is None else [m.lower() for m in metrics]
-        bad = [m for m in self.metrics if m not in M.METRICS]
+        bad = [m for m in self.metrics if m not in M.METRICS and m not in LIST_METRICS]
         if bad:
-            raise ValueError(f"unknown metric(s) {bad}; known: {list(M.METRICS)}")
+            raise ValueError(f"unknown metric(s) {bad}; known: {list(M.METRICS)} and the list "
+                             f"metrics {list(LIST_METRICS)}")
+        listed = [m for m in self.metrics if m in LIST_METRICS]
+        if listed and ranking == "sampled":
+            raise ValueError(f"list metrics {listed} describe full-ranking top-K lists; sampled "
+                             "ranking lists only a user's sampled candidates")
         self.block_size = int(block_size)
         self.exclude_seen = bool(exclude_seen)
         self.mask_valid_in_test = bool(mask_valid_in_test)
@@ -274,18 +284,44 @@ class Evaluator:
         hits = is_target.gather(1, order) & valid.gather(1, order)
         return top, hits
 
+    def scores(self, model: Recommender) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Rank once and compute every configured metric.
+
+        Returns:
+            ``(per_user, catalogue)``: per-user values ``{"recall@20": float64 [n_users], ...}``
+            (users in :attr:`users` order) of the accuracy metrics and the per-user list
+            metrics, and the catalogue-level values ``{"coverage@20": ..., "gini@20": ...}``.
+        """
+        accuracy = [m for m in self.metrics if m in M.METRICS]
+        lists = ListMetrics(self.data.item_popularity, self.data.n_users, self.ks,
+                            self.metrics)
+        out = {f"{m}@{k}": np.zeros(self.n_users) for m in self.metrics for k in self.ks
+               if m not in lists.catalogue_metrics}
+        for start, users, top, hits in self.ranked_blocks(model):
+            n_rel = torch.from_numpy(self.n_targets[start:start + users.size]).to(hits.device)
+            values = M.compute(hits, n_rel, self.ks, accuracy)
+            if lists.active:
+                values.update(lists.update(top))
+            for key, v in values.items():
+                out[key][start:start + users.size] = v.cpu().numpy()
+        return out, lists.catalogue()
+
+    def summarise(self, per_user: dict[str, np.ndarray], catalogue: dict[str, float]
+                  ) -> dict[str, float]:
+        """The reported values of :meth:`scores`'s output: per-user means and catalogue values,
+        in the configured metric order."""
+        means = {k: float(np.mean(v)) for k, v in per_user.items()}
+        both = {**means, **catalogue}
+        return {f"{m}@{k}": both[f"{m}@{k}"] for m in self.metrics for k in self.ks}
+
     def per_user(self, model: Recommender) -> dict[str, np.ndarray]:
         """Per-user metric values ``{"recall@20": float64 [n_users], ...}`` (users in
-        :attr:`users` order)."""
-        out = {f"{m}@{k}": np.zeros(self.n_users) for m in self.metrics for k in self.ks}
-        for start, users, _, hits in self.ranked_blocks(model):
-            n_rel = torch.from_numpy(self.n_targets[start:start + users.size]).to(hits.device)
-            for key, v in M.compute(hits, n_rel, self.ks, self.metrics).items():
-                out[key][start:start + users.size] = v.cpu().numpy()
-        return out
+        :attr:`users` order); catalogue-level list metrics have none (see :meth:`scores`)."""
+        return self.scores(model)[0]
 
     def evaluate(self, model: Recommender) -> dict[str, float]:
-        """Mean of every metric over the evaluated users: ``{"recall@20": ..., ...}``."""
+        """Every metric over the evaluated users: ``{"recall@20": ..., ...}`` (means of the
+        per-user values; coverage and Gini over all lists together)."""
         if self.n_users == 0:
             return {}
-        return {k: float(np.mean(v)) for k, v in self.per_user(model).items()}
+        return self.summarise(*self.scores(model))

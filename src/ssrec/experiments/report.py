@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ssrec.evaluation.beyond import CATALOGUE_METRICS
 from ssrec.errors import SsrecError
 from ssrec.experiments.spec import Cell, Experiment
 from ssrec.experiments.stats import holm, paired_test, t_interval
@@ -244,7 +245,8 @@ def _compare_with_baseline(spec: Any, by_model: Mapping[str, Mapping[int, CellRe
             e = row["metrics"][m]
             if b_mean and e.get("mean") is not None:
                 e["rel_vs_baseline"] = (e["mean"] - b_mean) / b_mean
-            if not set(by_model[row["model"]]) & set(by_model[base]):
+            if not set(by_model[row["model"]]) & set(by_model[base]) or (
+                    m.partition("@")[0] in CATALOGUE_METRICS):  # no per-user values to pair
                 continue
             x, y, seeds = _paired_users(by_model[row["model"]], by_model[base], m)
             res = paired_test(x, y, spec.test)

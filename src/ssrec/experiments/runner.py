@@ -65,7 +65,15 @@ def _resolved(cell: Cell):
 @contextmanager
 def _cell_lock(cell: Cell):
     """Yield True when this process holds the cell's lock, False when another one does."""
-    path = cell.run_dir.with_name(cell.run_dir.name + ".lock")
+    with exclusive_lock(cell.run_dir.with_name(cell.run_dir.name + ".lock")) as mine:
+        yield mine
+
+
+@contextmanager
+def exclusive_lock(path: Path):
+    """Yield True when this process holds an exclusive lock on the file ``path`` (created if
+    missing), False when another process does; the operating system releases it when the
+    process dies (POSIX ``flock``; elsewhere always True)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if fcntl is None:  # pragma: no cover
         yield True

@@ -39,7 +39,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -48,6 +48,8 @@ from ssrec.config import RunConfig, build_config, merge_config, with_preset
 from ssrec.errors import ConfigError
 from ssrec.models import model_config
 from ssrec.experiments.stats import PAIRED_TESTS
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
 
 
 class Published(BaseModel):
@@ -237,26 +239,8 @@ class Experiment:
             ConfigError: unreadable YAML, unknown keys, bad values (file and line named).
         """
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read the experiment spec: {exc}", str(p)) from None
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", str(p),
-                              mark.line + 1 if mark is not None else None) from None
-        if not isinstance(raw, dict):
-            raise ConfigError("the top level must be a mapping (title, seeds, datasets, "
-                              "models, ...)", str(p), 1)
-        try:
-            spec = ExperimentSpec(**raw)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"])
-            line = _line_of(text, [str(x) for x in err["loc"]])
-            raise ConfigError(f"{loc}: {err['msg']}", str(p), line) from None
+        spec = read_spec(p, ExperimentSpec, "experiment spec",
+                         "title, seeds, datasets, models, ...")
         return cls(spec, p, out)
 
     def resolve(self, rel: str | None) -> Path | None:
@@ -282,6 +266,34 @@ class Experiment:
         for c in self.cells:
             if (not datasets or c.dataset in datasets) and (not models or c.model in models):
                 yield c
+
+
+def read_spec(path: Path, cls: type[SpecT], what: str, keys: str) -> SpecT:
+    """Read a YAML spec file into the pydantic model ``cls``.
+
+    Raises:
+        ConfigError: unreadable file or YAML, a top level that is not a mapping (``keys``
+            names the expected ones), unknown keys or bad values (file and line named).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the {what}: {exc}", str(path)) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", str(path),
+                          mark.line + 1 if mark is not None else None) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the top level must be a mapping ({keys})", str(path), 1)
+    try:
+        return cls(**raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        line = _line_of(text, [str(x) for x in err["loc"]])
+        raise ConfigError(f"{loc}: {err['msg']}", str(path), line) from None
 
 
 def _line_of(text: str, path: list[str]) -> int | None:

@@ -1,4 +1,5 @@
-"""Trainer events and the built-in sinks (console log lines, JSONL file).
+"""Trainer events and the built-in sinks (console log lines, JSONL file, curves.png,
+TensorBoard scalars).
 
 A callback is any object with some of these methods; the trainer calls those that exist:
 
@@ -19,6 +20,7 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol
 
+from ssrec.errors import SsrecError
 from ssrec.utils.io import append_jsonl, atomic_write_text
 
 log = logging.getLogger("ssrec.train")
@@ -89,5 +91,102 @@ class ConsoleLogger:
     def on_fit_end(self, trainer: Any, result: Any) -> None:
         best = f"valid {trainer.monitor} {result.valid[trainer.monitor]:.4f}" \
             if trainer.monitor in result.valid else "no validation"
-        log.info("best epoch %s of %s (%s); its weights scored the test split once",
-                 result.best_epoch, result.epochs_run, best)
+        scored = ("its weights scored the test split once" if result.test else
+                  "the test split was not scored")
+        log.info("best epoch %s of %s (%s); %s", result.best_epoch, result.epochs_run, best,
+                 scored)
+
+
+class CurvesPlot:
+    """Writes ``curves.png`` into the run folder at the end of a run: every loss part and the
+    monitored validation metric per epoch, the best epoch marked
+    (:func:`ssrec.training.curves.plot_curves`; headless, atomic).
+
+    A resumed run's figure includes the epochs before the interruption (read from
+    ``log.jsonl`` at the start of :meth:`~ssrec.training.trainer.Trainer.fit`).
+
+    Args:
+        run_dir: the run folder (``log.jsonl`` read from it, ``curves.png`` written into it).
+        title: figure title (default: the model's name).
+    """
+
+    FILE = "curves.png"
+
+    def __init__(self, run_dir: str | Path, title: str | None = None):
+        self.run_dir = Path(run_dir)
+        self.title = title
+        self.records: list[dict[str, Any]] = []
+
+    def on_fit_start(self, trainer: Any) -> None:
+        from ssrec.training.curves import read_log
+
+        log_path = self.run_dir / "log.jsonl"
+        done = trainer.state.epoch
+        self.records = ([r for r in read_log(log_path) if r["epoch"] <= done]
+                        if done and log_path.is_file() else [])
+
+    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        from ssrec.training.curves import Curve, plot_curves
+
+        if not self.records:
+            return  # nothing trained (a baseline without training, or epochs=0)
+        curve = Curve(self.run_dir.name, self.records, trainer.monitor, result.best_epoch)
+        plot_curves([curve], self.run_dir / self.FILE, title=self.title or trainer.model.name)
+
+
+def tensorboard_writer_class() -> Any:
+    """``torch.utils.tensorboard.SummaryWriter``.
+
+    Raises:
+        SsrecError: the ``tensorboard`` package is missing (one line saying how to install
+            it).
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise SsrecError("train.tensorboard needs the tensorboard package: pip install "
+                         "'ssrec[tensorboard]' (or pip install tensorboard)") from None
+    return SummaryWriter
+
+
+class TensorBoardLogger:
+    """TensorBoard scalars per epoch (step = epoch): ``loss/<part>`` for every loss part,
+    ``valid/<metric>`` on validated epochs, ``time/epoch_seconds`` (training) and
+    ``time/valid_seconds``; at the end ``test/<metric>`` at the best epoch when the test split
+    was scored. Event files go to ``log_dir`` (``<run>/tensorboard``); a fresh run empties it,
+    a resumed one drops the events after its last completed epoch (``purge_step``).
+
+    Raises:
+        SsrecError: the ``tensorboard`` package is missing (at construction).
+    """
+
+    def __init__(self, log_dir: str | Path):
+        self.log_dir = Path(log_dir)
+        self._cls = tensorboard_writer_class()
+        self.writer: Any = None
+
+    def on_fit_start(self, trainer: Any) -> None:
+        done = trainer.state.epoch
+        if not done and self.log_dir.is_dir():
+            for old in self.log_dir.glob("events.out.tfevents.*"):
+                old.unlink()
+        self.writer = self._cls(str(self.log_dir), purge_step=done + 1 if done else None)
+
+    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+        w, step = self.writer, record["epoch"]
+        for part, value in record.get("loss", {}).items():
+            w.add_scalar(f"loss/{part}", value, step)
+        w.add_scalar("time/epoch_seconds", record["train_seconds"], step)
+        if "valid" in record:
+            w.add_scalar("time/valid_seconds", record.get("valid_seconds", 0.0), step)
+            for key, value in record["valid"].items():
+                w.add_scalar(f"valid/{key}", value, step)
+        w.flush()
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        for key, value in result.test.items():
+            self.writer.add_scalar(f"test/{key}", value, result.best_epoch)
+        self.writer.close()

@@ -5,6 +5,8 @@ Run folder layout (``output_dir``)::
     config.yaml     the resolved configuration (every default filled in)
     log.jsonl       one JSON line per epoch (loss parts, seconds, validation metrics) + test
     checkpoint.pt   the best weights by the monitored validation metric (atomic write)
+    curves.png      loss parts and the monitored metric per epoch, best epoch marked
+    tensorboard/    TensorBoard event file (with ``train.tensorboard``)
     last.pt         the latest trainer state: weights, optimiser, sampler and RNG states
     results.json    {"valid": ..., "test": ..., "best_epoch": N, "protocol": {...}, ...}
 """
@@ -33,7 +35,7 @@ from ssrec.errors import ConfigError, SsrecError
 from ssrec.evaluation import Evaluator, resolve_exclude_seen
 from ssrec.models import dump_config, model_class, model_config
 from ssrec.models.base import Recommender
-from ssrec.training.callbacks import ConsoleLogger, JsonlLogger
+from ssrec.training.callbacks import ConsoleLogger, CurvesPlot, JsonlLogger, TensorBoardLogger
 from ssrec.training.trainer import RunResult, Trainer
 from ssrec.utils.device import resolve_device
 from ssrec.utils.io import (_atomic, append_jsonl, atomic_write_json, atomic_write_text,
@@ -126,9 +128,10 @@ class LoadedRun:
 #: where things run or are found, never what is computed
 BUDGET_KEYS = frozenset({"train.epochs", "train.patience", "train.min_epochs",
                          "train.progress", "train.num_threads", "data.data_dir", "device",
-                         "output_dir", "eval.block_size"})
+                         "output_dir", "eval.block_size", "train.tensorboard"})
 PER_USER_FILE = "per_user_test.npz"
-_RUN_FILES = ("results.json", PER_USER_FILE, "checkpoint.pt", "last.pt", "log.jsonl")
+_RUN_FILES = ("results.json", PER_USER_FILE, "checkpoint.pt", "last.pt", "log.jsonl",
+              CurvesPlot.FILE)
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -308,7 +311,8 @@ def build_model(cfg: RunConfig, data: InteractionData) -> Recommender:
 
 
 def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
-        resume: bool = False, allow_data_change: bool = False) -> RunResult:
+        resume: bool = False, allow_data_change: bool = False,
+        score_test: bool = True) -> RunResult:
     """Train and evaluate one configuration; writes the run folder when ``write``.
 
     With ``resume`` and an ``output_dir`` that holds an interrupted run of the same
@@ -322,6 +326,8 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     save that was killed are removed. A fresh run that fails (diverges, or a user has no
     negative item) removes the ``config.yaml`` and checkpoints it wrote, so its folder is not
     taken for a run; a ``log.jsonl`` with epochs stays, ending with ``{"event": "failed"}``.
+    ``score_test=False`` never ranks the test split (model selection, e.g. a tuning trial):
+    ``results.json``'s ``test`` is empty and ``test_scored`` false.
 
     Returns:
         The :class:`~ssrec.training.trainer.RunResult`; ``results.json`` holds the same numbers
@@ -374,6 +380,9 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
             _clear_run_files(run_dir)  # a new run never sits beside an old run's results
         before = {n: _stamp(run_dir / n) for n in _WRITTEN_FILES}
         atomic_write_text(run_dir / "config.yaml", text)
+        cbs.append(CurvesPlot(run_dir, title=f"{model.name} on {data.name}"))
+        if cfg.train.tensorboard:
+            cbs.append(TensorBoardLogger(run_dir / "tensorboard"))
     elif resume:
         raise SsrecError("resume needs a run folder (write=True)")
     log.info("%s on %s: %d users, %d items, %d train / %d valid / %d test interactions; "
@@ -388,7 +397,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
         if run_dir is not None:
             trainer.callbacks.append(JsonlLogger(
                 run_dir / "log.jsonl", keep_epochs=trainer.state.epoch if resuming else None))
-        result = trainer.fit()
+        result = trainer.fit(score_test=score_test)
     except Exception as exc:
         if run_dir is not None and not resuming:
             _discard_failed_run(run_dir, created, before, exc)
@@ -405,6 +414,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
             "meta": meta,
             "valid": result.valid,
             "test": result.test,
+            **({} if score_test else {"test_scored": False}),
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
             "protocol": protocol(cfg, data, evaluated,

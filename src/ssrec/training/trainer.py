@@ -17,6 +17,7 @@ from ssrec.config import EvalConfig, TrainConfig
 from ssrec.data.dataset import InteractionData
 from ssrec.errors import ConfigError, SsrecError
 from ssrec.evaluation import Evaluator
+from ssrec.evaluation.beyond import LIST_METRICS
 from ssrec.models.base import Recommender, TrainContext
 from ssrec.sampling import make_sampler
 from ssrec.utils.io import atomic_save_torch, atomic_write_json
@@ -66,10 +67,12 @@ class RunResult:
     Attributes:
         best_epoch: epoch whose weights were kept (0: untrained / no validation).
         valid: validation metrics at ``best_epoch``.
-        test: test metrics of the kept weights (scored once): the means of ``test_per_user``.
+        test: test metrics of the kept weights (scored once): the means of ``test_per_user``,
+            plus the catalogue-level list metrics (``coverage@K``, ``gini@K``) when evaluated;
+            empty when the test split was not scored (``fit(score_test=False)``).
         test_per_user: each evaluated test user's metric values, ``{"ndcg@20": float64 [n]}``,
             users in ``test_users`` order.
-        test_users: ``int64 [n]`` indices of the evaluated test users.
+        test_users: ``int64 [n]`` indices of the evaluated test users (None: not scored).
         epochs_run: epochs trained.
         history: one record per epoch (loss parts, seconds, validation metrics).
         seconds: wall-clock seconds by phase (``train``, ``valid``, ``test``).
@@ -129,6 +132,9 @@ class Trainer:
             raise ConfigError(f"train.monitor {self.monitor!r} is not among the evaluated "
                               f"metrics (eval.metrics={evaluation.metrics}, eval.ks="
                               f"{evaluation.ks})")
+        if name in LIST_METRICS:
+            raise ConfigError(f"train.monitor {self.monitor!r} is a list metric; model "
+                              "selection maximises an accuracy metric (ndcg, recall, ...)")
         self.state = TrainerState()
         tune_malloc()
         self.model.to(self.device)
@@ -153,6 +159,13 @@ class Trainer:
         self.test_eval = Evaluator.from_config(data, "test", evaluation, model, seed)
         self._best_state: dict[str, torch.Tensor] | None = None
         self.run_meta: dict[str, Any] = {}  # written into both checkpoints (config, inputs)
+        self.stop_reason: str | None = None
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to stop after the current epoch, as early stopping does (its record is
+        logged, ``last.pt`` written, the best weights restored); a callback's way to end a run,
+        e.g. a tuning pruner from ``on_validation_end``. ``reason`` is logged."""
+        self.stop_reason = reason
 
     # ------------------------------------------------------------------------------------
     def _emit(self, event: str, *args: Any) -> None:
@@ -302,12 +315,18 @@ class Trainer:
                         "kept model is barely trained; check train.lr and the model's "
                         "hyper-parameters", self.monitor, st.best_epoch)
 
-    def fit(self) -> RunResult:
-        """Train, select the best epoch on validation, score test once."""
-        with deterministic_kernels(self.cfg.deterministic):
-            return self._fit()
+    def fit(self, score_test: bool = True) -> RunResult:
+        """Train, select the best epoch on validation, score test once.
 
-    def _fit(self) -> RunResult:
+        Args:
+            score_test: score the test split with the kept weights (default True). False
+                leaves ``RunResult.test`` empty and never ranks a test user: model selection
+                (tuning) sees the validation split only.
+        """
+        with deterministic_kernels(self.cfg.deterministic):
+            return self._fit(score_test)
+
+    def _fit(self, score_test: bool = True) -> RunResult:
         cfg, st = self.cfg, self.state
         seconds = {"train": 0.0, "valid": 0.0, "test": 0.0}
         history: list[dict[str, Any]] = []
@@ -355,6 +374,9 @@ class Trainer:
                     log.info("early stopping after epoch %d: no %s improvement in %d "
                              "validations", epoch, self.monitor, cfg.patience)
                     break
+                if self.stop_reason is not None:
+                    log.info("stopped after epoch %d: %s", epoch, self.stop_reason)
+                    break
         if self._best_state is not None:
             self.model.load_state_dict(self._best_state)
         else:
@@ -368,13 +390,17 @@ class Trainer:
             self._checkpoint("best")
         self._warn_budget()
         t2 = time.perf_counter()
-        per_user = self.test_eval.per_user(self.model) if self.test_eval.n_users else {}
-        test = {k: float(np.mean(v)) for k, v in per_user.items()}
+        per_user: dict[str, np.ndarray] = {}
+        test: dict[str, float] = {}
+        if score_test and self.test_eval.n_users:
+            per_user, catalogue = self.test_eval.scores(self.model)
+            test = self.test_eval.summarise(per_user, catalogue)
         seconds["test"] = time.perf_counter() - t2
         result = RunResult(best_epoch=st.best_epoch, valid=dict(st.best_valid), test=test,
                            epochs_run=st.epoch, history=history, seconds=seconds,
                            run_dir=None if self.run_dir is None else str(self.run_dir),
-                           test_per_user=per_user, test_users=self.test_eval.users)
+                           test_per_user=per_user,
+                           test_users=self.test_eval.users if test else None)
         self._emit("on_fit_end", result)
         return result
 

@@ -1,0 +1,1 @@
+"""Training curves and diagnostics of trained representations and top-K lists."""
