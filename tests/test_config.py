@@ -31,11 +31,14 @@ def test_unknown_key_names_file_line_and_suggestion(tmp_path):
         load_config(p)
     msg = str(err.value)
     assert f"{p}:3:" in msg and "train.learning_rate" in msg
+    # the model section is validated where the model is resolved, still naming file and line
     p.write_text("model:\n  name: SimGCL\n  temperature: 0.1\n  tua: 1\n")
-    with pytest.raises(ConfigError, match="unknown key 'model.temperature'"):
-        load_config(p)
-    with pytest.raises(ConfigError, match="did you mean 'model.tau'"):
-        load_config(None, ["model.tua=0.3"])
+    with pytest.raises(ConfigError, match="unknown key 'model.temperature'") as err:
+        model_config(load_config(p))
+    assert f"{p}:3:" in str(err.value)
+    with pytest.raises(ConfigError, match="did you mean 'model.tau'") as err:
+        model_config(load_config(None, ["model.tua=0.3"]))
+    assert "--set model.tua=0.3" in str(err.value)
 
 
 @pytest.mark.parametrize("override, fragment", [
@@ -50,7 +53,7 @@ def test_unknown_key_names_file_line_and_suggestion(tmp_path):
 ])
 def test_invalid_values(override, fragment):
     with pytest.raises(ConfigError) as err:
-        load_config(None, [override])
+        model_config(load_config(None, [override]))
     assert fragment in str(err.value)
     assert f"--set {override}" in str(err.value) or "model.name" in override
 

@@ -7,9 +7,14 @@ closest valid key, values are coerced to the field's type (so ``1e-4`` written i
 float), and ranges are checked (drop rates in ``[0, 1)``, temperatures ``> 0``). Errors name the
 config file and line, or the ``--set`` option, that the bad value came from.
 
+Configuration knows no models: the ``model`` section's keys are checked where the model is
+resolved (:func:`ssrec.models.model_config`, which :func:`ssrec.training.run` calls first), with
+the same file-and-line errors (:attr:`RunConfig.sources`).
+
 Example::
 
     cfg = load_config("configs/simgcl-lastfm.yaml", overrides=["train.epochs=20", "model.eps=0.2"])
+    params = ssrec.models.model_config(cfg)      # SimGCLConfig(eps=0.2, ...)
 """
 
 from __future__ import annotations

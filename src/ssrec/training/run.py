@@ -338,6 +338,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
             resume whose saved ``config.yaml`` differs (the message names the first
             difference).
     """
+    model_config(cfg)  # a bad model key fails before any data is read
     cfg = resolve_data_needs(cfg)
     device = resolve_device(cfg.device)
     if cfg.train.num_threads:

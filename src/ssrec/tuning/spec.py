@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ssrec.config import RunConfig, _assign, build_config, with_preset
 from ssrec.errors import ConfigError
+from ssrec.models import model_config
 from ssrec.experiments.spec import read_spec
 
 
@@ -204,7 +205,9 @@ class TuneSpec(BaseModel):
             _assign(data, tuple(key.split(".")), value)
         if self.metric:
             _assign(data, ("train", "monitor"), self.metric)
-        return build_config(with_preset(data))
+        cfg = build_config(with_preset(data))
+        model_config(cfg)  # the model section too
+        return cfg
 
     def check(self, source: str | None = None) -> None:
         """Validate the base and each space key at its bounds.
