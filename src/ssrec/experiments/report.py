@@ -225,6 +225,7 @@ def build_report(exp: Experiment) -> dict[str, Any]:
         report["datasets"][ds] = {
             "protocol": first.results.get("protocol") if first else None,
             "train": (first.config.get("train") if first else None),
+            "environment": (first.results.get("environment") if first else None),
             "rows": rows,
         }
     return report
@@ -327,6 +328,11 @@ def _protocol_lines(d: Mapping[str, Any]) -> list[str]:
             f"{t.get('monitor')} (not before epoch {t.get('min_epochs')}), pair sampling "
             f"{t.get('pair_sampling', 'interaction')}; the best validation epoch's weights "
             "are scored on test once.")
+    env = d.get("environment") or {}
+    if env:
+        lines.append(f"* Machine: {env.get('device', '?')}, torch {env.get('torch', '?')}, "
+                     f"{env.get('threads', '?')} thread(s) per run (first cell); s/epoch is "
+                     "wall-clock training time per epoch on a machine shared with other jobs.")
     return lines
 
 
