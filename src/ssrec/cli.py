@@ -393,7 +393,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         import os
 
         os.environ["SSREC_DATA_DIR"] = args.data_dir  # the cells' default data directory
-    cells = list(exp.select(args.datasets, args.models))
+    cells = list(exp.select(args.datasets, args.models, args.seeds))
     if args.status:
         rows = status_table(exp, cells)
         if args.json:
@@ -548,6 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--status", action="store_true", help="list the cells and their state")
     c.add_argument("--datasets", nargs="+", metavar="LABEL", help="only these datasets")
     c.add_argument("--models", nargs="+", metavar="LABEL", help="only these models")
+    c.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="only these seeds")
     c.add_argument("--jobs", type=int, default=1,
                    help="cells trained at once, each in its own process (default 1)")
     c.add_argument("--threads", type=int,

@@ -108,3 +108,15 @@ def test_a_changed_cell_is_refused_and_a_bad_spec_names_its_line(tmp_path, plant
     with pytest.raises(ConfigError, match="unknown test") as err:
         Experiment.from_file(path)
     assert err.value.line == 4
+
+
+def test_a_subset_of_cells_is_selected_by_label_and_seed(tmp_path, planted_dir):
+    path = _spec(tmp_path, {"planted": {"data": {"dataset": str(planted_dir)}}},
+                 {"MF": {}, "LightGCN": {}}, seeds=(1, 2, 3))
+    exp = Experiment.from_file(path, out=tmp_path / "exp")
+    assert [c.name for c in exp.select(models=["LightGCN"], seeds=[2, 3])] == [
+        "planted/LightGCN/seed-2", "planted/LightGCN/seed-3"]
+    with pytest.raises(ConfigError, match="unknown seed 7"):
+        list(exp.select(seeds=[7]))
+    with pytest.raises(ConfigError, match="unknown model 'SGL'"):
+        list(exp.select(models=["SGL"]))

@@ -250,12 +250,16 @@ class Experiment:
         base = self.path.parent if self.path is not None else Path.cwd()
         return (base / rel).resolve()
 
-    def select(self, datasets: list[str] | None = None, models: list[str] | None = None
-               ) -> Iterator[Cell]:
-        """The cells of the given dataset / model labels (all by default).
+    def select(self, datasets: list[str] | None = None, models: list[str] | None = None,
+               seeds: list[int] | None = None) -> Iterator[Cell]:
+        """The cells of the given dataset / model labels and seeds (all by default).
 
         Raises:
-            ConfigError: an unknown label."""
+            ConfigError: an unknown label or seed."""
+        for s in seeds or []:
+            if s not in self.spec.seeds:
+                raise ConfigError(f"unknown seed {s}; the spec has "
+                                  f"{', '.join(map(str, self.spec.seeds))}", self._src())
         for name, known in (("dataset", datasets and self.spec.datasets),
                             ("model", models and self.models)):
             wanted = datasets if name == "dataset" else models
@@ -264,7 +268,8 @@ class Experiment:
                     raise ConfigError(f"unknown {name} {w!r}; the spec has "
                                       f"{', '.join(known)}", self._src())
         for c in self.cells:
-            if (not datasets or c.dataset in datasets) and (not models or c.model in models):
+            if ((not datasets or c.dataset in datasets) and (not models or c.model in models)
+                    and (not seeds or c.seed in seeds)):
                 yield c
 
 
