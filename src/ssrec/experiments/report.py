@@ -346,10 +346,10 @@ def render_markdown(report: Mapping[str, Any], exp: Experiment) -> str:
     out = io.StringIO()
     w = out.write
     w(f"# {report['title'] or 'Comparison'}\n\n")
-    cmd = f"ssrec compare {exp.path.name if exp.path else 'SPEC'}"
-    w(f"Produced by `{cmd}` from the spec `{_rel(exp.path)}`; rebuild it from the finished "
-      f"runs with `{cmd} --report`. Raw numbers: `{exp.name}.json` / `{exp.name}.csv` in the "
-      "experiment folder.\n\n")
+    cmd = f"ssrec compare {_rel(exp.path)}"
+    w(f"Produced by `{cmd}`; `{cmd} --report` rebuilds it from the finished runs (add "
+      f"`--out FOLDER` where they are not in the spec's `out`). Raw numbers: `{exp.name}.json` "
+      f"/ `{exp.name}.csv` in the experiment folder.\n\n")
     if spec.description:
         w(spec.description.rstrip() + "\n\n")
     w(f"Cells: {len(spec.seeds)} seed(s) per model ({', '.join(map(str, spec.seeds))}); "
