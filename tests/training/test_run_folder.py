@@ -78,6 +78,21 @@ def test_a_changed_data_file_is_noticed(planted_dir, tmp_path):
         run(_cfg(data, out, "MF", extra=["data.split=ratio"]), resume=True)
 
 
+def test_data_that_no_longer_fits_the_checkpoint_names_the_parameter(planted_dir, tmp_path):
+    data = tmp_path / "ratings.txt"
+    src = next(p for p in planted_dir.iterdir() if p.name.startswith("train"))
+    lines = src.read_text().splitlines()
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    run(_cfg(data, out, "MF", extra=["data.split=ratio"]))
+    n_items = load_run(out).data.n_items
+    users = sorted({line.split()[0] for line in lines})  # a new item for everyone
+    data.write_text("\n".join(lines + [f"{u} brand-new-item" for u in users]) + "\n")
+    with pytest.raises(SsrecError, match=rf"item_embedding.weight is \({n_items}, \d+\) in the "
+                                         rf"checkpoint but \({n_items + 1}, \d+\)"):
+        load_run(out, allow_data_change=True)
+
+
 def _scripted(trainer, scores):
     """Make the validation return ``scores`` in turn (the monitored metric)."""
     it = iter(scores)

@@ -519,10 +519,23 @@ def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | Non
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
         raise SsrecError(f"{ckpt_path}: checkpoint does not match the model built from "
-                         f"config.yaml ({str(exc).splitlines()[0]})") from None
+                         f"config.yaml ({_state_mismatch(model, ckpt['state_dict'], data, exc)})"
+                         ) from None
     model.to(dev)
     model.eval()
     return LoadedRun(cfg, data, model, run_dir)
+
+
+def _state_mismatch(model, state: dict[str, Any], data, exc: Exception) -> str:
+    """The first parameter whose shape differs between ``state`` and ``model``; changed data
+    (``--allow-data-change``) usually shows up here as another number of users or items."""
+    own = model.state_dict()
+    for key, value in state.items():
+        if key in own and tuple(own[key].shape) != tuple(value.shape):
+            return (f"{key} is {tuple(value.shape)} in the checkpoint but "
+                    f"{tuple(own[key].shape)} for the data as read now, {data.n_users:,} users "
+                    f"and {data.n_items:,} items")
+    return str(exc).splitlines()[0]
 
 
 def run_evaluators(loaded: LoadedRun, splits: tuple[str, ...] = ("valid", "test"),
