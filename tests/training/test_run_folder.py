@@ -60,13 +60,19 @@ def test_files_written_by_different_runs_are_refused(planted_dir, tmp_path):
         load_run(a)
 
 
-def test_a_changed_data_file_is_noticed(planted_dir, tmp_path):
+def _trained_on_own_file(planted_dir, tmp_path):
+    """An MF run on a copy of the planted training file: (data file, its lines, run folder)."""
     data = tmp_path / "ratings.txt"
     src = next(p for p in planted_dir.iterdir() if p.name.startswith("train"))
     lines = src.read_text().splitlines()
     data.write_text("\n".join(lines) + "\n")
     out = tmp_path / "run"
     run(_cfg(data, out, "MF", extra=["data.split=ratio"]))
+    return data, lines, out
+
+
+def test_a_changed_data_file_is_noticed(planted_dir, tmp_path):
+    data, lines, out = _trained_on_own_file(planted_dir, tmp_path)
     before = load_run(out)
     rng = np.random.default_rng(0)
     data.write_text("\n".join(rng.permutation(lines)) + "\n")  # same rows, shuffled
@@ -79,12 +85,7 @@ def test_a_changed_data_file_is_noticed(planted_dir, tmp_path):
 
 
 def test_data_that_no_longer_fits_the_checkpoint_names_the_parameter(planted_dir, tmp_path):
-    data = tmp_path / "ratings.txt"
-    src = next(p for p in planted_dir.iterdir() if p.name.startswith("train"))
-    lines = src.read_text().splitlines()
-    data.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "run"
-    run(_cfg(data, out, "MF", extra=["data.split=ratio"]))
+    data, lines, out = _trained_on_own_file(planted_dir, tmp_path)
     n_items = load_run(out).data.n_items
     users = sorted({line.split()[0] for line in lines})  # a new item for everyone
     data.write_text("\n".join(lines + [f"{u} brand-new-item" for u in users]) + "\n")
