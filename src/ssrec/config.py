@@ -93,6 +93,14 @@ class DataConfig(Section):
             repeated links are dropped and counted. Social models switch this on themselves.
         social_symmetric: add the reverse of every social link (``u → v`` implies ``v → u``);
             by default the direction is kept as given (trust / follow links are directed).
+        kg: also load the dataset's item knowledge graph (the registered "kg" file and its
+            optional "link" file, or a ``kg*``/``*.kg`` and a ``*.link`` file in a dataset
+            folder) into ``InteractionData.kg``, indexed with the items' id map (see
+            :mod:`ssrec.data.kg`). Self-loops, repeated and dangling triples are dropped and
+            counted. Knowledge-graph models switch this on themselves.
+        kg_inverse: add the inverse ``(t, r + R, h)`` of every triple at loading (default
+            False: the graph as given; models that need inverse relations add them
+            themselves).
     """
 
     dataset: str = "lastfm"
@@ -110,6 +118,8 @@ class DataConfig(Section):
     verify_checksums: bool = True
     social: bool = False
     social_symmetric: bool = False
+    kg: bool = False
+    kg_inverse: bool = False
 
     @field_validator("ratios")
     @classmethod
