@@ -131,20 +131,23 @@ class KGIN(EmbeddingCF):
         self.relation_weight = nn.Parameter(torch.empty(self.n_relations, d))
         self.intent_embedding = nn.Parameter(torch.empty(cfg.n_intents, d))
         self.intent_attention = nn.Parameter(torch.empty(cfg.n_intents, self.n_relations))
-        for w in (self.entity_embedding.weight, self.relation_weight, self.intent_embedding,
-                  self.intent_attention):
+        if cfg.init_std is None:
+            nn.init.xavier_uniform_(self.entity_embedding.weight)
+        else:
+            nn.init.normal_(self.entity_embedding.weight, std=cfg.init_std)
+        for w in (self.relation_weight, self.intent_embedding, self.intent_attention):
             nn.init.xavier_uniform_(w)
         for name, arr in (("kg_head", kg.head), ("kg_relation", kg.relation),
                           ("kg_tail", kg.tail), ("edge_user", data.train.user),
                           ("edge_item", data.train.item)):
             self.register_buffer(name, torch.as_tensor(arr, dtype=torch.long), persistent=False)
 
-    def _user_item_mean(self, user: torch.Tensor, item: torch.Tensor, scale: float
-                        ) -> torch.Tensor:
+    def _user_item_mean(self, user: torch.Tensor, item: torch.Tensor, scale: float,
+                        dtype: torch.dtype) -> torch.Tensor:
         """Row-normalised ``[U, I]`` interaction matrix (``1/|N_u|`` per kept edge of the full
         graph's degree, times ``scale``), sparse COO."""
         deg = torch.bincount(self.edge_user, minlength=self.n_users).clamp_min(1)
-        vals = scale / deg[user].to(torch.float32)
+        vals = scale / deg[user].to(dtype)
         return torch.sparse_coo_tensor(torch.stack([user, item]), vals,
                                        (self.n_users, self.n_items),
                                        check_invariants=False).coalesce()
@@ -175,8 +178,8 @@ class KGIN(EmbeddingCF):
             user, item, _ = drop_edges(user, item, cfg.node_dropout_rate,
                                        generator=self.generator)
             scale = 1.0 / (1.0 - cfg.node_dropout_rate)
-        interact = self._user_item_mean(user, item, scale)
         ent = torch.cat([self.item_embedding.weight, self.entity_embedding.weight])  # [E, D]
+        interact = self._user_item_mean(user, item, scale, ent.dtype)
         usr = self.user_embedding.weight  # [U, D]
         intents = torch.softmax(self.intent_attention, dim=-1) @ self.relation_weight  # [P, D]
         ent_sum, usr_sum = ent, usr
