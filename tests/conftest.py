@@ -177,9 +177,14 @@ def planted_seq(planted_seq_file):
 
 @pytest.fixture
 def planted_for(request):
-    """``planted_for(model_cls)``: the planted dataset suited to a model's family."""
+    """``planted_for(model_cls)``: the planted dataset suited to a model's family (with the
+    planted social graph or item KG for models that need one)."""
 
     def get(cls):
+        if cls.needs_social:
+            return request.getfixturevalue("planted_social")
+        if cls.needs_kg:
+            return request.getfixturevalue("planted_kg")
         return request.getfixturevalue("planted_seq" if cls.family == "sequential"
                                        else "planted")
 
