@@ -298,10 +298,10 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
 
         families = {f"{model_class(cfg).name} ({model_class(cfg).family} model)": _protocol_text(
             dc.split, dc.ratios, dc.valid_method, dc.valid_ratio, dc.dedup)}
-    else:  # loaded as the general, graph and social models load it; say what sequential ones do
+    else:  # loaded as the general, graph, social and knowledge models load it; say what sequential ones do
         auto = dc.valid_method == "auto"
         families = {
-            "general, graph and social models": _protocol_text(
+            "general, graph, social and knowledge models": _protocol_text(
                 resolve_default_split(dc), dc.ratios, "random" if auto else dc.valid_method,
                 dc.valid_ratio, dc.dedup),
             "sequential models (describe them with --model SASRec)": _protocol_text(
@@ -624,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     desc.add_argument("--seed", type=int, help="seed of random splits")
     desc.add_argument("--model", help="describe the split this model's runs use (sequential "
                       "models: leave-one-out, repeated events kept); default: the split of "
-                      "general, graph and social models")
+                      "general, graph, social and knowledge models")
     desc.add_argument("--set", action="append", metavar="KEY=VALUE",
                       help="data option, e.g. --set data.rating_threshold=4")
     data_dir(desc)

@@ -88,9 +88,12 @@ def test_malformed_kg_lines_name_file_line_and_field(tmp_path, text, line, what)
     assert err.value.path == str(p) and err.value.line == line and what in str(err.value)
 
 
-def test_no_linked_item_is_an_error(tmp_path):
+def test_no_linked_item_or_no_triple_left_is_an_error(tmp_path):
     (tmp_path / "kg.txt").write_text("p r q\n")
     with pytest.raises(DataError, match="no item of the dataset is linked"):
+        build_kg(read_triples(tmp_path / "kg.txt"), IdMap(["a"]))
+    (tmp_path / "kg.txt").write_text("a r a\na s a\n")
+    with pytest.raises(DataError, match="no triple left after cleaning"):
         build_kg(read_triples(tmp_path / "kg.txt"), IdMap(["a"]))
 
 
@@ -135,6 +138,8 @@ def test_lastfm_kg_as_read(data_dir, capsys):
     assert kg["dropped"]["self_loop"] == 49 and kg["dropped"]["duplicate"] == 0
     assert kg["entities"] == data.kg.n_entities and data.kg.n_items == data.n_items
     assert kg["triples"] == 15518 - 49 - kg["dropped"]["dangling"]
+    # relations 11 and 22 (type.object.key / subject_key) hold only the 49 self-loops
+    assert kg["relations"] == 58 and "11" not in data.kg.relation_names
     assert main(["data", "describe", "lastfm-kg", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "knowledge graph:" in out and "49 self-loops" in out

@@ -274,6 +274,8 @@ def build_kg(triples: RawTriples, items: IdMap, links: RawLinks | None = None,
     dropped = {"self_loop": int(loop.sum()), "duplicate": int(ok.size - kept.size),
                "dangling": 0}
     h, r, t = h[kept], r[kept], t[kept]
+    if kept.size == 0:
+        raise DataError(f"no triple left after cleaning (dropped {dropped})", triples.path)
     ents, codes = np.unique(np.concatenate([h, t]), return_inverse=True)
     codes = codes.reshape(-1)
     hc, tc = codes[:h.size], codes[h.size:]
