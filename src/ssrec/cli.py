@@ -298,7 +298,7 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
 
         families = {f"{model_class(cfg).name} ({model_class(cfg).family} model)": _protocol_text(
             dc.split, dc.ratios, dc.valid_method, dc.valid_ratio, dc.dedup)}
-    else:  # loaded as the general, graph, social and knowledge models load it; say what sequential ones do
+    else:  # loaded as the non-sequential models load it; say what sequential ones do
         auto = dc.valid_method == "auto"
         families = {
             "general, graph, social and knowledge models": _protocol_text(
@@ -394,10 +394,11 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
 def _print_kg(kg: dict) -> None:
     """The knowledge-graph lines of ``ssrec data describe``."""
     dr, links = kg["dropped"], kg["links"]
+    inverse = (f" (inverse added: {_fmt_int(kg['added_by_inverse'])} triples)"
+               if kg["inverse"] else "")
     print(f"knowledge graph: {_fmt_int(kg['triples'])} triples, {_fmt_int(kg['entities'])} "
           f"entities ({_fmt_int(kg['items'])} items first), {kg['relations']} relations"
-          f"{' (inverse added: ' + _fmt_int(kg['added_by_inverse']) + ' triples)' if kg['inverse'] else ''}"
-          f"; {kg['layout']}")
+          f"{inverse}; {kg['layout']}")
     print(f"kg triples dropped: {dr['self_loop']} self-loops, {dr['duplicate']} repeats, "
           f"{dr['dangling']} dangling (joined to no item; {kg['dangling_entities']} entities) of "
           f"{_fmt_int(kg['rows_read'])} rows")

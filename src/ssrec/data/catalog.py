@@ -143,8 +143,8 @@ def locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None,
         if not path.is_file():
             hint = f" Get it from {spec.homepage}." if spec.homepage else ""
             raise DataError(
-                f"dataset {spec.name!r}: file {f.name!r} not found in {path.parent} (data directory "
-                f"{base}, {how_text}).{hint}", str(path))
+                f"dataset {spec.name!r}: file {f.name!r} not found in {path.parent} "
+                f"(data directory {base}, {how_text}).{hint}", str(path))
         if verify:
             got = sha256_file(path)
             if got != f.sha256:

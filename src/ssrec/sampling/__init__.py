@@ -6,6 +6,6 @@ from ssrec.sampling.negatives import NegativeSampler
 from ssrec.sampling.sequence import (ClozeBatch, ClozeSampler, SameTargetBatch, SeqBatch,
                                      SequenceSampler)
 
-__all__ = ["SAMPLERS", "Batch", "ClozeBatch", "KGBatch", "KGTripleSampler", "ClozeSampler", "NegativeSampler", "PairBatch",
-           "PairwiseSampler", "SameTargetBatch", "Sampler", "SeqBatch", "SequenceSampler",
-           "make_sampler"]
+__all__ = ["SAMPLERS", "Batch", "ClozeBatch", "ClozeSampler", "KGBatch", "KGTripleSampler",
+           "NegativeSampler", "PairBatch", "PairwiseSampler", "SameTargetBatch", "Sampler",
+           "SeqBatch", "SequenceSampler", "make_sampler"]

@@ -242,7 +242,8 @@ def read_per_user(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     """``cfg`` with the options its model decides resolved: ``data.social=true`` for a model
-    with ``needs_social``; ``data.kg=true`` for a model with ``needs_kg``; ``data.valid_method="auto"`` made ``"last"`` for sequential models
+    with ``needs_social``; ``data.kg=true`` for a model with ``needs_kg``;
+    ``data.valid_method="auto"`` made ``"last"`` for sequential models
     (the last training item of each history is held out) and ``"random"`` otherwise; and
     ``eval.exclude_seen=null`` made the model family's default (False for sequential models,
     True otherwise); ``data.split="default"`` made the split it means for this dataset and

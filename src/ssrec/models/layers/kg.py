@@ -14,7 +14,8 @@ def relation_aggregate(entity: torch.Tensor, relation_emb: torch.Tensor, head: t
     ``e_h ← agg_{(h, r, t) ∈ G} w_{hrt} · (e_r ⊙ e_t)``.
 
     With ``reduce="mean"`` and no weight this is KGIN's relational path-aware aggregation
-    (Wang et al., WWW 2021, Eq. 7: ``e_i^{(1)} = 1/|N_i| Σ_{(r, v) ∈ N_i} e_r ⊙ e_v^{(0)}``); with
+    (Wang et al., WWW 2021, Eq. 7:
+    ``e_i^{(1)} = 1/|N_i| Σ_{(r, v) ∈ N_i} e_r ⊙ e_v^{(0)}``); with
     attention weights (already normalised per head) and ``reduce="sum"`` it is the weighted
     aggregation of KGAT/KGCL-style attentive layers.
 
