@@ -1,5 +1,6 @@
 """Knowledge-graph models: the KG is loaded for them, their encoders against dense
-references, KGIN's independence term against the textbook distance correlation."""
+references (KGIN, KGCL, KGRec), KGIN's independence term against the textbook distance
+correlation."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import torch.nn.functional as F
 
 from ssrec.config import build_config
 from ssrec.errors import ConfigError
-from ssrec.models import KGCL, KGIN
+from ssrec.models import KGCL, KGIN, KGRec
 from ssrec.models.knowledge.kgin import distance_correlation
+from ssrec.models.knowledge.kgrec import gumbel_noise
 from ssrec.training.run import resolve_data_needs
 
 
@@ -97,3 +99,42 @@ def test_kgcl_views_keep_about_one_minus_p_of_the_interactions(planted_kg):
     for adj in (adj1, adj2):
         kept = adj._nnz() / 2 if adj.layout == torch.sparse_coo else adj.values().numel() / 2
         assert 0.5 * n_edges < kept < 0.9 * n_edges
+
+
+def test_kgrec_one_hop_matches_dense_reference(planted_kg):
+    torch.manual_seed(0)
+    model = KGRec.build(planted_kg, KGRec.Config(n_layers=1)).double().eval()
+    kg = planted_kg.kg.with_inverse()
+    n_i, n_e, heads, dk = planted_kg.n_items, kg.n_entities, 2, 32
+    with torch.no_grad():
+        users, ents = model.embeddings()
+        e0 = torch.cat([model.item_embedding.weight, model.entity_embedding.weight])
+        rel, wq = model.relation_emb, model.w_q
+        agg = torch.zeros_like(e0)
+        for h in range(n_e):
+            m = kg.head == h
+            if not m.any():
+                continue
+            t, r = torch.as_tensor(kg.tail[m]), torch.as_tensor(kg.relation[m])
+            q = (e0[h] @ wq).view(heads, dk)
+            k = ((e0[t] @ wq) * rel[r]).view(-1, heads, dk)
+            alpha = torch.softmax((k * q).sum(-1) / dk ** 0.5, dim=0)  # [n_h, H]
+            v = (e0[t] * rel[r]).view(-1, heads, dk)
+            agg[h] = (alpha.unsqueeze(-1) * v).sum(0).reshape(-1)
+        r_ui = torch.tensor(planted_kg.train_csr.toarray(), dtype=torch.float64)
+        u1 = (r_ui / r_ui.sum(1, keepdim=True)) @ e0[:n_i]
+        torch.testing.assert_close(ents[:n_i], (e0 + F.normalize(agg, dim=1))[:n_i])
+        torch.testing.assert_close(users, model.user_embedding.weight + F.normalize(u1, dim=1))
+        # rationale scores average 1 over each head entity's triples
+        s = model.rationale(e0, (torch.as_tensor(kg.head), torch.as_tensor(kg.relation),
+                                 torch.as_tensor(kg.tail)))
+        for h in (0, 5, n_i):
+            torch.testing.assert_close(s[torch.as_tensor(kg.head == h)].mean(),
+                                       torch.tensor(1.0, dtype=torch.float64))
+
+
+def test_gumbel_noise_is_finite_with_the_gumbel_mean():
+    g = gumbel_noise(torch.Size([200000]), torch.Generator().manual_seed(0),
+                     torch.device("cpu"))
+    assert torch.isfinite(g).all()
+    assert abs(g.mean().item() - 0.5772) < 0.01  # Euler–Mascheroni constant

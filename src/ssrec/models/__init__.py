@@ -20,7 +20,7 @@ from ssrec.models.graph.selfcf import SelfCF
 from ssrec.models.graph.sgl import SGL
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
-from ssrec.models.knowledge import KGCL, KGIN
+from ssrec.models.knowledge import KGCL, KGIN, KGRec
 from ssrec.models.social.mhcn import MHCN
 from ssrec.models.social.sept import SEPT
 from ssrec.models.sequential import BERT4Rec, CL4SRec, DuoRec, SASRec, Sequential
@@ -44,6 +44,7 @@ __all__ = [
     "ItemKNN",
     "KGCL",
     "KGIN",
+    "KGRec",
     "LightGCL",
     "LightGCN",
     "LossOutput",

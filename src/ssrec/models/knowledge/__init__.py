@@ -2,5 +2,6 @@
 
 from ssrec.models.knowledge.kgcl import KGCL
 from ssrec.models.knowledge.kgin import KGIN
+from ssrec.models.knowledge.kgrec import KGRec
 
-__all__ = ["KGCL", "KGIN"]
+__all__ = ["KGCL", "KGIN", "KGRec"]
