@@ -89,9 +89,10 @@ class KGRec(EmbeddingCF):
       with one shuffled negative per direction at temperature ``tau``;
     * loss: ``BPR + λ ||Θ_batch||² / (2B) + mae_weight · L_m + cl_weight · L_c``.
 
-    As in the official code, training forward passes first drop half of each relation's
-    triples and half of the interactions (rescaled), and the rationale scores are computed
-    without gradient. Scores at evaluation use every triple and interaction.
+    As in the official code, training forward passes first drop about half of each relation's
+    triples (``node_dropout_rate``; Bernoulli per triple, where the code keeps exactly half of
+    each relation) and half of the interactions (rescaled), and the rationale scores are
+    computed without gradient. Scores at evaluation use every triple and interaction.
 
     Shapes: ``score(users [B]) -> [B, I]`` from the summed user ``[U, D]`` and item
     ``[I, D]`` representations; the contrast runs over all ``I`` items.
@@ -213,7 +214,7 @@ class KGRec(EmbeddingCF):
         f(s(h1_i, h2_π(i))) + f(s(h2_i, h1_π(i)))))``, ``f = exp(·/τ)``, ``s`` cosine, after one
         MLP per view, ``π`` a random permutation; mean over the items."""
         h1, h2 = self.mlp_ui(z_ui), self.mlp_kg(z_kg)
-        perm = torch.randperm(h1.shape[0], generator=self.generator, device="cpu").to(h1.device)
+        perm = torch.randperm(h1.shape[0], generator=self.generator, device=h1.device)
         cos = lambda a, b: F.cosine_similarity(a, b, dim=1) / self.cfg.tau  # noqa: E731
         pos = cos(h1, h2)
         den = torch.logsumexp(torch.stack([pos + math.log(2.0), cos(h1, h2[perm]),
@@ -245,7 +246,7 @@ class KGRec(EmbeddingCF):
         mask = torch.zeros_like(h, dtype=torch.bool)
         if k > 0:
             mask[torch.topk(noisy, k, sorted=False).indices] = True
-            mask[torch.randperm(h.numel(), generator=gen, device="cpu")[:k].to(h.device)] = True
+            mask[torch.randperm(h.numel(), generator=gen, device=h.device)[:k]] = True
         users, ents = self.encode((h[~mask], r[~mask], t[~mask]), user, item, w)
         u, p, n = users[batch.users], ents[batch.pos], ents[batch.neg]
         pos = (u * p).sum(-1)
