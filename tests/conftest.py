@@ -108,6 +108,36 @@ def planted_social(planted_social_dir):
     """The planted dataset with a planted social graph (friends inside the same group),
     loaded with ``data.social``."""
     return load_dataset(dataset=str(planted_social_dir), valid_ratio=0.2, social=True)
+def write_planted_kg(path: Path, n_items: int = 40, n_groups: int = 4, n_tags: int = 5,
+                     **planted) -> Path:
+    """The planted dataset of :func:`write_planted` plus ``kg.txt`` (``head relation tail``,
+    item id = entity id): every item ``i<k>`` has ``genre`` → ``g<group>`` (its planted group,
+    the known answer) and ``tag`` → ``t<k mod n_tags>`` (noise across groups), and every genre
+    entity has ``broader`` → ``music``, so the KG has two hops."""
+    write_planted(path, n_items=n_items, n_groups=n_groups, **planted)
+    groups = np.array_split(np.arange(n_items), n_groups)
+    lines = []
+    for g, members in enumerate(groups):
+        for k in members:
+            lines.append(f"i{k}\tgenre\tg{g}")
+            lines.append(f"i{k}\ttag\tt{k % n_tags}")
+        lines.append(f"g{g}\tbroader\tmusic")
+    (path / "kg.txt").write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def planted_kg_dir(tmp_path_factory) -> Path:
+    return write_planted_kg(tmp_path_factory.mktemp("planted_kg"))
+
+
+@pytest.fixture(scope="session")
+def planted_kg(planted_kg_dir):
+    """The planted dataset with a planted item KG (each item's group as a ``genre`` entity),
+    loaded with ``data.kg``."""
+    return load_dataset(dataset=str(planted_kg_dir), valid_ratio=0.2, kg=True)
+
+
 def write_planted_sequences(path: Path, n_users: int = 60, n_items: int = 40, n_groups: int = 4,
                             lengths: tuple[int, int] = (8, 14), seed: int = 0) -> Path:
     """Each user walks one item group in a fixed cyclic order: the next item is always the
@@ -147,9 +177,14 @@ def planted_seq(planted_seq_file):
 
 @pytest.fixture
 def planted_for(request):
-    """``planted_for(model_cls)``: the planted dataset suited to a model's family."""
+    """``planted_for(model_cls)``: the planted dataset suited to a model's family (with the
+    planted social graph or item KG for models that need one)."""
 
     def get(cls):
+        if cls.needs_social:
+            return request.getfixturevalue("planted_social")
+        if cls.needs_kg:
+            return request.getfixturevalue("planted_kg")
         return request.getfixturevalue("planted_seq" if cls.family == "sequential"
                                        else "planted")
 

@@ -242,7 +242,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     rows = []
     for name in DATASETS.names():
         spec = DATASETS.get(name)
-        present = all((base / name / f.name).is_file() for f in spec.files)
+        present = all((base / (f.folder or name) / f.name).is_file() for f in spec.files)
         rows.append({"name": name, "present": present, "files": [f.name for f in spec.files],
                      "default_split": spec.default_split, "summary": spec.summary,
                      "source": spec.source})
@@ -277,7 +277,7 @@ def _protocol_text(split: str, ratios: Any, valid: str, valid_ratio: float,
 def cmd_data_describe(args: argparse.Namespace) -> int:
     from ssrec.config import load_config
     from ssrec.data import load_dataset
-    from ssrec.data.dataset import has_social_file, resolve_default_split
+    from ssrec.data.dataset import has_kg_file, has_social_file, resolve_default_split
     from ssrec.training.run import resolve_data_needs
     from ssrec.utils.logs import quiet
 
@@ -287,6 +287,9 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     explicit = any(s.split("=", 1)[0].strip() == "data.social" for s in args.set or [])
     if not explicit and not cfg.data.social and has_social_file(cfg.data):
         cfg.data.social = True  # describe the social graph whenever the dataset has one
+    explicit_kg = any(s.split("=", 1)[0].strip() == "data.kg" for s in args.set or [])
+    if not explicit_kg and not cfg.data.kg and has_kg_file(cfg.data):
+        cfg.data.kg = True  # and the knowledge graph
     dc = cfg.data
     if args.model:  # the split, validation and repeats this model's runs use
         cfg = resolve_data_needs(cfg)
@@ -295,10 +298,10 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
 
         families = {f"{model_class(cfg).name} ({model_class(cfg).family} model)": _protocol_text(
             dc.split, dc.ratios, dc.valid_method, dc.valid_ratio, dc.dedup)}
-    else:  # loaded as the general, graph and social models load it; say what sequential ones do
+    else:  # loaded as the non-sequential models load it; say what sequential ones do
         auto = dc.valid_method == "auto"
         families = {
-            "general, graph and social models": _protocol_text(
+            "general, graph, social and knowledge models": _protocol_text(
                 resolve_default_split(dc), dc.ratios, "random" if auto else dc.valid_method,
                 dc.valid_ratio, dc.dedup),
             "sequential models (describe them with --model SASRec)": _protocol_text(
@@ -382,7 +385,37 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
             print(f"social links as given: {_fmt_int(soc['links_as_given'])}, reciprocity "
                   f"{soc['reciprocity_as_given']:.3f}; reverse links added: "
                   f"{_fmt_int(soc['added_by_symmetrising'])}")
+    kg = desc.get("kg")
+    if kg:
+        _print_kg(kg)
     return 0
+
+
+def _print_kg(kg: dict) -> None:
+    """The knowledge-graph lines of ``ssrec data describe``."""
+    dr, links = kg["dropped"], kg["links"]
+    inverse = (f" (inverse added: {_fmt_int(kg['added_by_inverse'])} triples)"
+               if kg["inverse"] else "")
+    print(f"knowledge graph: {_fmt_int(kg['triples'])} triples, {_fmt_int(kg['entities'])} "
+          f"entities ({_fmt_int(kg['items'])} items first), {kg['relations']} relations"
+          f"{inverse}; {kg['layout']}")
+    print(f"kg triples dropped: {dr['self_loop']} self-loops, {dr['duplicate']} repeats, "
+          f"{dr['dangling']} dangling (joined to no item; {kg['dangling_entities']} entities) of "
+          f"{_fmt_int(kg['rows_read'])} rows")
+    ld = links["dropped"]
+    print(f"kg links: {links['file']}; items linked: {_fmt_int(kg['linked_items'])} of "
+          f"{_fmt_int(kg['items'])} ({_fmt_int(kg['unlinked_items'])} unlinked, with "
+          f"{_fmt_int(kg.get('unlinked_item_train_interactions', 0))} training interactions)"
+          + (f"; link rows dropped: {ld['unknown_item']} unknown items, {ld['unknown_entity']} "
+             f"unknown entities, {ld['duplicate']} repeats (of {links['rows_read']} rows)"
+             if links.get("rows_read") else ""))
+    tpi = kg.get("triples_per_item") or {}
+    if tpi:
+        print(f"kg item facts: {_fmt_int(kg['item_triples'])} triples with an item head, "
+              f"{_fmt_int(kg['items_with_triples'])} items; per item min {tpi['min']}, median "
+              f"{tpi['median']:g}, max {tpi['max']}")
+    print("kg largest relations: " + ", ".join(f"{n} {_fmt_int(c)}" for n, c in
+                                               kg["top_relations"]))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -592,7 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     desc.add_argument("--seed", type=int, help="seed of random splits")
     desc.add_argument("--model", help="describe the split this model's runs use (sequential "
                       "models: leave-one-out, repeated events kept); default: the split of "
-                      "general, graph and social models")
+                      "general, graph, social and knowledge models")
     desc.add_argument("--set", action="append", metavar="KEY=VALUE",
                       help="data option, e.g. --set data.rating_threshold=4")
     data_dir(desc)

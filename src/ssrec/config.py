@@ -93,6 +93,14 @@ class DataConfig(Section):
             repeated links are dropped and counted. Social models switch this on themselves.
         social_symmetric: add the reverse of every social link (``u → v`` implies ``v → u``);
             by default the direction is kept as given (trust / follow links are directed).
+        kg: also load the dataset's item knowledge graph (the registered "kg" file and its
+            optional "link" file, or a ``kg*``/``*.kg`` and a ``*.link`` file in a dataset
+            folder) into ``InteractionData.kg``, indexed with the items' id map (see
+            :mod:`ssrec.data.kg`). Self-loops, repeated and dangling triples are dropped and
+            counted. Knowledge-graph models switch this on themselves.
+        kg_inverse: add the inverse ``(t, r + R, h)`` of every triple at loading (default
+            False: the graph as given; models that need inverse relations add them
+            themselves).
     """
 
     dataset: str = "lastfm"
@@ -110,6 +118,8 @@ class DataConfig(Section):
     verify_checksums: bool = True
     social: bool = False
     social_symmetric: bool = False
+    kg: bool = False
+    kg_inverse: bool = False
 
     @field_validator("ratios")
     @classmethod
@@ -188,7 +198,8 @@ class EvalConfig(Section):
             (proportional to training popularity, BERT4Rec).
         exclude_seen: remove the items of the user's history (training items, plus validation
             items when testing) from the ranking; ``None`` (default) = the model family's
-            default: True for general, graph and social models, False for sequential models
+            default: True for general, graph, social and knowledge models, False for
+            sequential models
             (their papers let a model recommend an item the user already has).
         mask_valid_in_test: with ``exclude_seen``, also mask the validation items when scoring
             the test split (default True). False keeps them candidates, as LightGCN-PyTorch

@@ -1,5 +1,6 @@
 """Every registered model must pass this suite (on CPU, on a tiny planted dataset; models that
-need a social graph get the same dataset with a planted social graph)."""
+need a social graph get the same dataset with a planted social graph, knowledge-graph models
+the same dataset with a planted item KG)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def data_for(request, planted_for):
         cls = MODELS.get(name)
         if cls.needs_social:
             return request.getfixturevalue("planted_social")
+        if cls.needs_kg:
+            return request.getfixturevalue("planted_kg")
         return planted_for(cls)
     return get
 

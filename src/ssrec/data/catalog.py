@@ -30,17 +30,22 @@ class DatasetFile:
     """One file of a named dataset.
 
     Args:
-        role: ``"train"``, ``"valid"``, ``"test"``, ``"all"`` (one file to be split) or
-            ``"social"`` (user–user links).
+        role: ``"train"``, ``"valid"``, ``"test"``, ``"all"`` (one file to be split),
+            ``"social"`` (user–user links), ``"kg"`` (knowledge-graph triples) or ``"link"``
+            (item↔entity links).
         name: file name inside the dataset folder.
         sha256: expected checksum (hex).
         format: how to read it.
+        folder: the folder under the data directory that holds the file, when it is not the
+            dataset's own (ml-100k-kg reads its interactions from ``ml-100k/``); ``None``: the
+            dataset's folder.
     """
 
     role: str
     name: str
     sha256: str
     format: FileFormat = field(default_factory=FileFormat)
+    folder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,12 +139,12 @@ def locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None,
     for f in spec.files:
         if roles is not None and f.role not in roles:
             continue
-        path = folder / f.name
+        path = (base / f.folder if f.folder else folder) / f.name
         if not path.is_file():
             hint = f" Get it from {spec.homepage}." if spec.homepage else ""
             raise DataError(
-                f"dataset {spec.name!r}: file {f.name!r} not found in {folder} (data directory "
-                f"{base}, {how_text}).{hint}", str(path))
+                f"dataset {spec.name!r}: file {f.name!r} not found in {path.parent} "
+                f"(data directory {base}, {how_text}).{hint}", str(path))
         if verify:
             got = sha256_file(path)
             if got != f.sha256:
@@ -150,8 +155,8 @@ def locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None,
     return out
 
 
-def _f(role: str, name: str, sha: str, **fmt) -> DatasetFile:
-    return DatasetFile(role, name, sha, FileFormat(**fmt) if fmt else FileFormat())
+def _f(role: str, name: str, sha: str, folder: str | None = None, **fmt) -> DatasetFile:
+    return DatasetFile(role, name, sha, FileFormat(**fmt) if fmt else FileFormat(), folder)
 
 
 _TAB3 = dict(kind="pairs", sep="\t", columns=("user", "item", "rating"))
@@ -312,4 +317,37 @@ register_dataset(DatasetSpec(
     source="HetRec 2011 workshop (RecSys'11), data from Last.fm",
     default_split="ratio",
     homepage="https://grouplens.org/datasets/hetrec-2011/",
+))
+register_dataset(DatasetSpec(
+    name="lastfm-kg",
+    files=(
+        _f("all", "ratings_final.txt",
+           "a1589f7ff2f36ea25c946900e38c941eb6d8fae27422b32c73dc571d731e1c70", kind="pairs",
+           sep="\t", columns=("user", "item", "label")),
+        _f("kg", "kg_final.txt",
+           "ff58147005e774652ebf435e9a8c3f0c3e2ffe9a54087eab00fd9c5413040bc8"),
+    ),
+    summary="Last.fm users x artists with a Freebase-style item KG (RippleNet/KGCN/MCCLK "
+            "processing; 1,872 users, 3,846 items, 15,518 triples), label-0 rows skipped",
+    source="Wang et al. RippleNet (CIKM'18) / KGCN (WWW'19) music data, as shipped by "
+           "CCIIPLab/MCCLK (Zou et al., SIGIR'22); HetRec 2011 Last.fm interactions",
+    default_split="ratio",
+    homepage="https://github.com/CCIIPLab/MCCLK/tree/master/data/music",
+))
+register_dataset(DatasetSpec(
+    name="ml-100k-kg",
+    files=(
+        _f("all", "ml-100k.inter",
+           "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff", folder="ml-100k",
+           kind="atomic"),
+        _f("kg", "ml-100k.kg", "200a0636fa07c218119a42e5bac7aa3e26e3665a6f919c1b22909bd412b14779"),
+        _f("link", "ml-100k.link",
+           "524dca2c3d62619688ab99b3ec53ea2acb9b64d38eafec3e02bdd0dc6bb7d948"),
+    ),
+    summary="MovieLens 100K with RecBole's Freebase KG (91,631 triples, 1,598 of 1,682 items "
+            "linked); interactions read from the ml-100k folder",
+    source="GroupLens MovieLens 100K; KG and links from RecBole 1.2.1 (KB4Rec, Zhao et al., "
+           "Data Intelligence 2019)",
+    default_split="ratio",
+    homepage="https://github.com/RUCAIBox/RecBole/tree/master/recbole/dataset_example/ml-100k",
 ))

@@ -19,7 +19,10 @@
    occur in training are dropped from evaluation and counted (or raise, with ``cold="error"``;
    with ``cold="keep"`` the maps cover every split and such pairs stay, counted);
 8. with ``data.social``, read the user–user links and map them with the same user id map
-   (:mod:`ssrec.data.social`; dropped links counted by reason).
+   (:mod:`ssrec.data.social`; dropped links counted by reason);
+9. with ``data.kg``, read the knowledge-graph triples (and item↔entity links) and index them
+   against the same item id map (:mod:`ssrec.data.kg`; dropped triples and links counted by
+   reason).
 
 Every count lands in :attr:`InteractionData.report`, which ``ssrec data describe`` prints and
 every run writes into its ``results.json``.
@@ -43,6 +46,7 @@ from ssrec.data.catalog import DATASETS, DatasetSpec, locate
 from ssrec.data.idmap import IdMap
 from ssrec.data.interactions import Interactions
 from ssrec.data.io import FileFormat, RawInteractions, read_edges, read_interactions
+from ssrec.data.kg import KnowledgeGraph, build_kg, read_links, read_triples
 from ssrec.data.sequence import UserSequences
 from ssrec.data.social import SocialGraph, build_social
 from ssrec.errors import ConfigError, DataError
@@ -65,6 +69,9 @@ class InteractionData:
         social: the user–user links (:class:`~ssrec.data.social.SocialGraph`, ``[U, U]``,
             same user indices as the interactions) when loaded with ``data.social``, else
             ``None``.
+        kg: the item knowledge graph (:class:`~ssrec.data.kg.KnowledgeGraph`; entities
+            ``0..I-1`` are the items, same indices as the interactions) when loaded with
+            ``data.kg``, else ``None``.
     """
 
     name: str
@@ -75,6 +82,7 @@ class InteractionData:
     test: Interactions
     report: dict[str, Any] = field(default_factory=dict)
     social: SocialGraph | None = None
+    kg: KnowledgeGraph | None = None
 
     @property
     def n_users(self) -> int:
@@ -153,6 +161,7 @@ class InteractionData:
             "valid": {**stats(self.valid.user, self.valid.item), "carved_from_train": carved},
             "fit": stats(self.train.user, self.train.item),
             "social": self.report.get("social"),
+            "kg": self.report.get("kg"),
             "report": self.report,
         }
 
@@ -161,6 +170,21 @@ class InteractionData:
 
 
 SOCIAL_PREFIXES = ("social", "trust", "friend", "link")
+
+
+def _is_kg_file(name: str) -> str | None:
+    """``"kg"`` for a triples file in a dataset folder (``kg*`` or ``*.kg``), ``"link"`` for an
+    item↔entity link file (``*.link``), else None."""
+    n = name.lower()
+    if n.endswith(".link"):
+        return "link"
+    if n.startswith("kg") or n.endswith(".kg"):
+        return "kg"
+    return None
+
+
+def _kg_datasets() -> str:
+    return ", ".join(n for n in DATASETS.names() if "kg" in DATASETS.get(n).roles)
 
 
 def _social_datasets() -> str:
@@ -184,12 +208,21 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
         if cfg.social and "social" not in spec.roles:
             raise ConfigError(f"data.social is set but dataset {spec.name!r} has no social "
                               f"(user-user) file; datasets with one: {_social_datasets()}")
-        roles = tuple(r for r in spec.roles if r != "social" or cfg.social)
+        if cfg.kg and "kg" not in spec.roles:
+            raise ConfigError(f"data.kg is set but dataset {spec.name!r} has no knowledge "
+                              f"graph; datasets with one: {_kg_datasets()}")
+        roles = tuple(r for r in spec.roles if (r != "social" or cfg.social)
+                      and (r not in ("kg", "link") or cfg.kg))
         paths = locate(spec, cfg.data_dir, roles=roles, verify=cfg.verify_checksums)
         fmts = {f.role: f.format for f in spec.files}
         return spec.name, spec, {r: (p, fmts[r]) for r, p in paths.items()}
     p = Path(cfg.dataset).expanduser()
     if p.is_file():
+        if cfg.kg:
+            raise ConfigError(f"data.kg is set but data.dataset {str(p)!r} is a single file; "
+                              "put the interactions and a kg.txt (head relation tail) file, and "
+                              "optionally an item-entity *.link file, into one folder and pass "
+                              "the folder")
         if cfg.social:
             raise ConfigError(f"data.social is set but data.dataset {str(p)!r} is a single file; "
                               "put the interactions and a social.txt (user friend [weight]) "
@@ -201,6 +234,15 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
                     "social": SOCIAL_PREFIXES}
         files = [f for f in sorted(p.iterdir())
                  if f.is_file() and not f.name.lower().endswith(".md")]
+        kg_files = {}
+        for f in files:
+            kind = _is_kg_file(f.name)
+            if kind and kind not in kg_files:
+                kg_files[kind] = f
+        files = [f for f in files if not _is_kg_file(f.name)]
+        if cfg.kg and "kg" not in kg_files:
+            raise ConfigError(f"data.kg is set but folder {p} has no knowledge-graph file (kg* "
+                              "or *.kg, 'head relation tail' per line)")
         for f in files:
             for role, pre in prefixes.items():
                 if role not in found and f.name.lower().startswith(pre):
@@ -220,6 +262,8 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
                                 "file", str(p))
         if cfg.social and social is not None:
             found["social"] = (social[0], FileFormat(kind="pairs", sep=fmt_override.sep))
+        if cfg.kg:
+            found.update({k: (f, FileFormat()) for k, f in kg_files.items()})
         return str(p), None, found
     known = ", ".join(DATASETS.names())
     raise ConfigError(f"data.dataset: {cfg.dataset!r} is neither a registered dataset ({known}) "
@@ -250,6 +294,15 @@ def resolve_default_split(cfg: DataConfig, sequential: bool = False) -> str:
         return _default_split(spec, spec.roles, sequential)
     _, spec, files = _resolve_files(cfg.model_copy(update={"social": False}))
     return _default_split(spec, files, sequential)
+
+
+def has_kg_file(cfg: DataConfig) -> bool:
+    """Whether the dataset named by ``cfg`` has a knowledge graph (a registered "kg" file, or a
+    ``kg*``/``*.kg`` file in a dataset folder)."""
+    if cfg.dataset in DATASETS:
+        return "kg" in DATASETS.get(cfg.dataset).roles
+    p = Path(cfg.dataset).expanduser()
+    return p.is_dir() and any(f.is_file() and _is_kg_file(f.name) == "kg" for f in p.iterdir())
 
 
 def has_social_file(cfg: DataConfig) -> bool:
@@ -342,6 +395,7 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     name, spec, files = _resolve_files(cfg)
     report: dict[str, Any] = {"files": {r: str(p) for r, (p, _) in files.items()}}
     social_file = files.pop("social", None)
+    kg_file, link_file = files.pop("kg", None), files.pop("link", None)
 
     raws: dict[str, RawInteractions] = {}
     # read in time order (train, valid, test): ``order`` then follows it across files
@@ -350,6 +404,11 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
         raws[role] = read_interactions(path, fmt)
     report["rows_read"] = {r: len(x) for r, x in raws.items()}
     report["layout"] = {r: x.layout for r, x in raws.items()}
+    negatives = {r: x.negatives_skipped for r, x in raws.items() if x.negatives_skipped}
+    if negatives:
+        report["label_negatives_skipped"] = negatives
+        _say(report, "info", f"{name}: skipped {sum(negatives.values())} label-0 rows (sampled "
+             "negatives of the file, not interactions)")
     for role, raw in raws.items():
         if raw.lines_without_items:
             empty = list(raw.lines_without_items)
@@ -587,5 +646,19 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
                      "interactions, %d self links, %d repeats", name, drops["unknown_user"],
                      drops["self_link"], drops["duplicate"])
 
+    kg = None
+    if kg_file is not None:
+        kg, report["kg"] = build_kg(read_triples(kg_file[0]), items,
+                                    read_links(link_file[0]) if link_file else None,
+                                    inverse=cfg.kg_inverse)
+        unlinked = ~kg.linked_items()
+        report["kg"]["unlinked_item_train_interactions"] = int(unlinked[train_i.item].sum())
+        d, lk = report["kg"]["dropped"], report["kg"]["links"]["dropped"]
+        log.info("%s: knowledge graph: %d triples, %d entities, %d relations; dropped %d "
+                 "self-loops, %d repeated and %d dangling triples; %d of %d items linked "
+                 "(link rows dropped: %s)", name, kg.n_triples, kg.n_entities, kg.n_relations,
+                 d["self_loop"], d["duplicate"], d["dangling"], report["kg"]["linked_items"],
+                 kg.n_items, lk)
+
     return InteractionData(name=name, users=users, items=items, train=train_i, valid=valid_i,
-                           test=test_i, report=report, social=social)
+                           test=test_i, report=report, social=social, kg=kg)

@@ -46,6 +46,9 @@ from ssrec.errors import DataError
 
 Kind = Literal["auto", "pairs", "adjacency", "atomic", "csv"]
 ROLES = ("user", "item", "rating", "timestamp")
+#: column roles of a ``pairs`` file: :data:`ROLES` plus ``label`` (1 = positive, 0 = a sampled
+#: negative, e.g. RippleNet/KGCN's ``ratings_final.txt``; label-0 rows are not interactions)
+COLUMN_ROLES = ROLES + ("label",)
 
 _CSV_ALIASES = {
     "user": ("user", "userid", "user_id", "uid", "users"),
@@ -90,8 +93,11 @@ class FileFormat:
             data line. ``" "`` means runs of whitespace; names such as ``"tab"`` and the escape
             ``"\\t"`` are accepted (:func:`normalize_sep`).
         columns: for ``pairs``, the role of each field in order, from ``user``, ``item``,
-            ``rating``, ``timestamp`` and ``-`` (ignored). Default ``("user", "item", "rating",
-            "timestamp")``; fields beyond the listed ones are ignored.
+            ``rating``, ``timestamp``, ``label`` and ``-`` (ignored). Default ``("user", "item",
+            "rating", "timestamp")``; fields beyond the listed ones are ignored. A ``label``
+            column holds 1 (an observed interaction) or 0 (a pre-sampled negative, as in
+            RippleNet-style ``ratings_final.txt``): label-0 rows are skipped and counted
+            (:attr:`RawInteractions.negatives_skipped`); any other value is an error.
         header: for ``pairs``, skip the first non-blank line.
     """
 
@@ -102,9 +108,10 @@ class FileFormat:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sep", normalize_sep(self.sep))
-        bad = [c for c in self.columns if c not in ROLES and c != "-"]
+        bad = [c for c in self.columns if c not in COLUMN_ROLES and c != "-"]
         if bad:
-            raise ValueError(f"FileFormat.columns: unknown role(s) {bad}; use {ROLES + ('-',)}")
+            raise ValueError(f"FileFormat.columns: unknown role(s) {bad}; use "
+                             f"{COLUMN_ROLES + ('-',)}")
         if "user" not in self.columns or "item" not in self.columns:
             raise ValueError("FileFormat.columns must contain 'user' and 'item'")
 
@@ -124,6 +131,8 @@ class RawInteractions:
         layout: how the file was read, e.g. ``"pairs, tab-separated (user, item, rating)"``.
         lines_without_items: 1-based lines of an adjacency list that name a user and no item
             (no row comes from them).
+        negatives_skipped: rows of a file with a ``label`` column whose label is 0 (sampled
+            negatives, not interactions), skipped at reading.
     """
 
     path: str
@@ -134,6 +143,7 @@ class RawInteractions:
     line: np.ndarray
     layout: str = ""
     lines_without_items: tuple[int, ...] = ()
+    negatives_skipped: int = 0
 
     def __len__(self) -> int:
         return int(self.user.shape[0])
@@ -313,12 +323,14 @@ def _read_pairs(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> Ra
     if nf < 2:
         raise DataError(f"expected at least 2 fields (user, item), found {nf}", p, lines[0][0])
     pos = {r: roles.index(r) for r in ROLES if r in roles}
-    if pos["user"] >= nf or pos["item"] >= nf:
+    if "user" not in pos or "item" not in pos:
         raise DataError(f"expected fields {fmt.columns}, found {nf}", p, lines[0][0])
+    label = roles.index("label") if "label" in roles else None
     cols: dict[str, list[str]] = {r: [] for r in pos}
     nos: list[int] = []
     desc = ", ".join(roles)
     items = list(pos.items())
+    negatives = 0
     for no, s in lines:
         f = split(s)
         if len(f) != nf:
@@ -327,6 +339,13 @@ def _read_pairs(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> Ra
             raise DataError(
                 f"expected {nf} fields ({desc}) like line {lines[0][0]}, found {len(f)}{hint}",
                 p, no)
+        if label is not None:
+            if f[label] == "0":
+                negatives += 1
+                continue
+            if f[label] != "1":
+                raise DataError(f"label field (field {label + 1}) is {f[label]!r}; expected 1 "
+                                "(interaction) or 0 (sampled negative)", p, no)
         for r, k in items:
             v = f[k]
             if not v:
@@ -334,8 +353,10 @@ def _read_pairs(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> Ra
             cols[r].append(v)
         nos.append(no)
     sep, _ = _split_fn(fmt.sep, lines[0][1])
-    return _from_columns(p, cols, nos, f"pairs, {_sep_name(sep)}-separated"
-                         f"{', header skipped' if fmt.header else ', no header'} ({desc})")
+    raw = _from_columns(p, cols, nos, f"pairs, {_sep_name(sep)}-separated"
+                        f"{', header skipped' if fmt.header else ', no header'} ({desc})"
+                        + (f", {negatives} label-0 rows skipped" if label is not None else ""))
+    return replace(raw, negatives_skipped=negatives)
 
 
 def _from_columns(p: str, cols: dict[str, list[str]], nos: list[int],

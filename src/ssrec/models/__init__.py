@@ -20,6 +20,7 @@ from ssrec.models.graph.selfcf import SelfCF
 from ssrec.models.graph.sgl import SGL
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
+from ssrec.models.knowledge import KGCL, KGIN, KGRec
 from ssrec.models.social.mhcn import MHCN
 from ssrec.models.social.sept import SEPT
 from ssrec.models.sequential import BERT4Rec, CL4SRec, DuoRec, SASRec, Sequential
@@ -41,6 +42,9 @@ __all__ = [
     "EmbeddingCF",
     "GraphCF",
     "ItemKNN",
+    "KGCL",
+    "KGIN",
+    "KGRec",
     "LightGCL",
     "LightGCN",
     "LossOutput",

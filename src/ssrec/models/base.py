@@ -96,13 +96,16 @@ class Recommender(nn.Module):
         name: registry name (set by :func:`register_model`).
         Config: the model's config class.
         paper: citation of the paper the model implements.
-        family: ``"general"``, ``"graph"``, ``"social"`` or ``"sequential"``.
+        family: ``"general"``, ``"graph"``, ``"social"``, ``"knowledge"`` or ``"sequential"``.
         trainable: False for models fitted in closed form at build time (MostPop, ItemKNN);
             the trainer then skips the optimisation loop.
         batch_kind: the registered sampler that produces this model's batches.
         needs_social: the model reads ``data.social`` (user–user links); the run recipe then
             loads the dataset with ``data.social=true``, and :meth:`build` raises a
             :class:`~ssrec.errors.ConfigError` for data without a social graph.
+        needs_kg: the model reads ``data.kg`` (the item knowledge graph); the run recipe then
+            loads the dataset with ``data.kg=true``, and :meth:`build` raises a
+            :class:`~ssrec.errors.ConfigError` for data without one.
         exclude_seen_default: whether evaluation removes the items of the user's history from
             the ranking when ``eval.exclude_seen`` is not set (True; sequential models: False,
             as in their papers, which may recommend an item again).
@@ -115,6 +118,7 @@ class Recommender(nn.Module):
     trainable: ClassVar[bool] = True
     batch_kind: ClassVar[str] = "pairwise"
     needs_social: ClassVar[bool] = False
+    needs_kg: ClassVar[bool] = False
     exclude_seen_default: ClassVar[bool] = True
 
     def __init__(self, cfg: ModelConfig, data: InteractionData):
@@ -134,7 +138,8 @@ class Recommender(nn.Module):
             cfg: a ``cls.Config``, a dict of its fields, or None for the paper defaults.
 
         Raises:
-            ConfigError: the model needs a social graph and ``data`` has none (or no link).
+            ConfigError: the model needs a social graph and ``data`` has none (or no link), or
+                a knowledge graph and ``data`` has none.
         """
         if cls.needs_social:
             social = getattr(data, "social", None)
@@ -149,6 +154,12 @@ class Recommender(nn.Module):
                 raise ConfigError(f"{cls.name or cls.__name__} needs a social graph, but no "
                                   f"social link of {data.name!r} is left after cleaning "
                                   f"(see the data report: {data.report.get('social', {})})")
+        if cls.needs_kg and getattr(data, "kg", None) is None:
+            raise ConfigError(
+                f"{cls.name or cls.__name__} needs a knowledge graph, but dataset {data.name!r} "
+                "was loaded without one: load it with data.kg=true (`ssrec train` does this for "
+                "knowledge-graph models) from a dataset that has one (lastfm-kg, ml-100k-kg, or "
+                "a folder with a kg.txt of 'head relation tail' lines)")
         if cfg is None:
             cfg = cls.Config()
         elif isinstance(cfg, dict):

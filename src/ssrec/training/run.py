@@ -96,6 +96,7 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int],
         "n_items": data.n_items,
         "train_interactions": len(data.train),
         "social": _social_summary(rep.get("social")),
+        "kg": _kg_summary(rep.get("kg")),
     }
     if "sampled_negatives" in test_desc:
         out["sampled_negatives"] = test_desc["sampled_negatives"]
@@ -111,6 +112,14 @@ def _social_summary(rep: dict[str, Any] | None) -> dict[str, Any] | None:
     if rep is None:
         return None
     keys = ("file", "links", "symmetric", "reciprocity", "users_with_links", "dropped")
+    return {k: rep[k] for k in keys if k in rep}
+
+
+def _kg_summary(rep: dict[str, Any] | None) -> dict[str, Any] | None:
+    if rep is None:
+        return None
+    keys = ("file", "triples", "entities", "relations", "inverse", "linked_items",
+            "unlinked_items", "dropped")
     return {k: rep[k] for k in keys if k in rep}
 
 
@@ -233,7 +242,8 @@ def read_per_user(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     """``cfg`` with the options its model decides resolved: ``data.social=true`` for a model
-    with ``needs_social``; ``data.valid_method="auto"`` made ``"last"`` for sequential models
+    with ``needs_social``; ``data.kg=true`` for a model with ``needs_kg``;
+    ``data.valid_method="auto"`` made ``"last"`` for sequential models
     (the last training item of each history is held out) and ``"random"`` otherwise; and
     ``eval.exclude_seen=null`` made the model family's default (False for sequential models,
     True otherwise); ``data.split="default"`` made the split it means for this dataset and
@@ -248,11 +258,12 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
             targets that the mask would hide)."""
     model_cls = model_class(cfg)
     social = model_cls.needs_social and not cfg.data.social
+    kg = model_cls.needs_kg and not cfg.data.kg
     auto = cfg.data.valid_method == "auto"
     seen = cfg.eval.exclude_seen is None
     split = cfg.data.split == "default"
     dedup = cfg.data.dedup == "auto"
-    if not (social or auto or seen or split or dedup):
+    if not (social or kg or auto or seen or split or dedup):
         _check_repeats(cfg)
         return cfg
     cfg = cfg.model_copy(deep=True)
@@ -267,6 +278,8 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
             _warn_family_protocol(sequential, cfg.data.split, other)
     if social:
         cfg.data.social = True
+    if kg:
+        cfg.data.kg = True
     if auto:
         cfg.data.valid_method = "last" if model_cls.family == "sequential" else "random"
     if seen:
@@ -286,8 +299,8 @@ def _warn_family_protocol(sequential: bool, split: str, other: str) -> None:
     if (sequential, split) in _WARNED:
         return
     _WARNED.add((sequential, split))
-    family, others = (("sequential", "general, graph and social") if sequential else
-                      ("general, graph and social", "sequential"))
+    family, others = (("sequential", "general, graph, social and knowledge") if sequential else
+                      ("general, graph, social and knowledge", "sequential"))
     history, other_history = ("allowed", "masked") if sequential else ("masked", "allowed")
     log.warning("protocol: split %s with the user's history %s at evaluation, the %s models' "
                 "default on this data; %s models default to split %s with the history %s. "

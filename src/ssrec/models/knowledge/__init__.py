@@ -1,0 +1,7 @@
+"""Knowledge-graph recommenders (family ``"knowledge"``): they read ``data.kg``."""
+
+from ssrec.models.knowledge.kgcl import KGCL
+from ssrec.models.knowledge.kgin import KGIN
+from ssrec.models.knowledge.kgrec import KGRec
+
+__all__ = ["KGCL", "KGIN", "KGRec"]
