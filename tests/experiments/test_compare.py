@@ -120,3 +120,13 @@ def test_a_subset_of_cells_is_selected_by_label_and_seed(tmp_path, planted_dir):
         list(exp.select(seeds=[7]))
     with pytest.raises(ConfigError, match="unknown model 'SGL'"):
         list(exp.select(models=["SGL"]))
+
+
+def test_a_dataset_without_finished_cells_is_named_in_the_report(tmp_path, planted_dir):
+    data = {"data": {"dataset": str(planted_dir)}}
+    path = _spec(tmp_path, {"planted": data, "later": data}, {"MF": {}}, seeds=(1,))
+    exp = Experiment.from_file(path, out=tmp_path / "exp")
+    run_experiment(exp, [c for c in exp.cells if c.dataset == "planted"])
+    md = write_report(exp)["md"].read_text()
+    assert "## planted\n" in md
+    assert "## later\n\nNo cell finished yet (MF; seeds 1)." in md

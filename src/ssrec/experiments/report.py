@@ -365,6 +365,8 @@ def render_markdown(report: Mapping[str, Any], exp: Experiment) -> str:
     for ds, d in report["datasets"].items():
         rows = d["rows"]
         if not any(r["n"] for r in rows):
+            w(f"## {ds}\n\nNo cell finished yet ({', '.join(r['model'] for r in rows)}; seeds "
+              f"{', '.join(map(str, report['seeds']))}).\n\n")
             continue
         w(f"## {ds}\n\n")
         for line in _protocol_lines(d):
