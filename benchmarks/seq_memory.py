@@ -18,7 +18,7 @@ batch of an epoch may need more than the batches run here, so ``--batches`` also
 Usage::
 
     SSREC_DATA_DIR=../shared/data python benchmarks/seq_memory.py --dataset beauty-bert4rec
-    python benchmarks/seq_memory.py --dataset beauty-bert4rec --models SASRec --set train.batch_size=256
+    python benchmarks/seq_memory.py --models SASRec CL4SRec --set model.loss=ce --tag ce
 
 Results: ``benchmarks/results/seq-memory-<dataset>[-<tag>].json`` and ``.md``.
 """

@@ -101,9 +101,12 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int],
         out["sampled_negatives"] = test_desc["sampled_negatives"]
     if model_cls.family == "sequential":
         seq = data.sequences
-        out["sequences"] = {**seq.describe(), "max_len": model_config(cfg).max_len,
+        max_len = getattr(model_config(cfg), "max_len", None)  # None: the baselines
+        out["sequences"] = {**seq.describe(), "max_len": max_len,
                             "input": "the user's items before the target (test: train + "
-                                     "valid; valid: train), most recent max_len kept"}
+                                     "valid; valid: train), " + (
+                                         "most recent max_len kept" if max_len else
+                                         "all of them")}
     return out
 
 
