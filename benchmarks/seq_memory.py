@@ -20,7 +20,8 @@ Usage::
     SSREC_DATA_DIR=../shared/data python benchmarks/seq_memory.py --dataset beauty-bert4rec
     python benchmarks/seq_memory.py --models SASRec CL4SRec --set model.loss=ce --tag ce
 
-Results: ``benchmarks/results/seq-memory-<dataset>[-<tag>].json`` and ``.md``.
+Results: ``benchmarks/results/seq-memory/<dataset>[-<tag>].json`` and ``.md`` (a folder of
+their own: ``benchmarks/run.py --report`` reads every JSON file of ``benchmarks/results/``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "benchmarks" / "results" / "seq-memory"  # not results/*.json: run.py --report
 MODELS = ["SASRec", "CL4SRec", "DuoRec", "BERT4Rec"]
 
 
@@ -147,7 +148,7 @@ def main() -> int:
            f"{platform.processor() or platform.system()}", "torch": torch.__version__,
            "models": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"seq-memory-{args.dataset}{'-' + args.tag if args.tag else ''}"
+    stem = RESULTS / f"{args.dataset}{'-' + args.tag if args.tag else ''}"
     stem.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
     stem.with_suffix(".md").write_text(render(res))
     print(f"wrote {stem}.json / .md")
