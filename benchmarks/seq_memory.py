@@ -102,8 +102,9 @@ def child(args: argparse.Namespace) -> dict:
 def render(res: dict) -> str:
     lines = [f"# Peak memory of sequential training steps on {res['dataset']}", "",
              f"`{res['command']}` ({res['date']}, {res['machine']}, torch {res['torch']}, "
-             f"{res['threads']} thread(s)); {res['batches']} batches per model at the defaults, "
-             "each model in its own process.", "",
+             f"{res['threads']} thread(s)); {res['batches']} batches per model at the defaults"
+             + (f" with {', '.join(res.get('set', []))}" if res.get("set") else "")
+             + ", each model in its own process.", "",
              "| model | loss | batch | targets in largest batch | RSS after load (MB) | "
              "peak RSS (MB) | s / batch |", "|---|---|---|---|---|---|---|"]
     for r in res["models"]:
@@ -143,6 +144,7 @@ def main() -> int:
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
     res = {"dataset": args.dataset, "batches": args.batches, "threads": args.threads,
+           "set": args.set,
            "command": "python benchmarks/seq_memory.py " + " ".join(sys.argv[1:]),
            "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, "
            f"{platform.processor() or platform.system()}", "torch": torch.__version__,

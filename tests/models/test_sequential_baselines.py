@@ -70,13 +70,23 @@ def test_sknn_scores_by_hand(tiny):
     # u2 {a, c}: |∩| 2, sim 2 / sqrt(3 * 2); u3 {b} and u4 {c}: 1 / sqrt(3 * 1) each
     s2, s3 = 2 / math.sqrt(6), 1 / math.sqrt(3)
     # k = 1: only u2 -> a, c get 1 + s2; b, d, e keep the popularity backfill
-    m1 = SKNN.build(tiny, SKNN.Config(k=1))
+    m1 = SKNN.build(tiny, SKNN.Config(k=1, query_weights="uniform"))
     assert _scores(m1, tiny, "test", "u1") == pytest.approx(
         {**POP, "a": 1 + s2, "c": 1 + s2}, abs=1e-5)
     # k = 3: u2, u3, u4 -> a: s2, b: s3 (u3), c: s2 + s3 (u2, u4)
-    m3 = SKNN.build(tiny, SKNN.Config(k=3))
+    m3 = SKNN.build(tiny, SKNN.Config(k=3, query_weights="uniform"))
     assert _scores(m3, tiny, "test", "u1") == pytest.approx(
         {**POP, "a": 1 + s2, "b": 1 + s3, "c": 1 + s2 + s3}, abs=1e-5)
     # valid input of u3: {b}; u1's training set {a, b, c}: 1 / sqrt(3); u2, u4: 0
     assert _scores(m3, tiny, "valid", "u3") == pytest.approx(
         {**POP, "a": 1 + s3, "b": 1 + s3, "c": 1 + s3}, abs=1e-5)
+
+
+def test_sknn_linear_query_weights_by_hand(tiny):
+    # test input of u1: a b c a (n = 4); latest positions a 4, b 2, c 3 -> weights 1, .5, .75;
+    # |H_u1| = 3 distinct items. u2 {a, c}: (1 + .75) / sqrt(3 * 2); u3 {b}: .5 / sqrt(3);
+    # u4 {c}: .75 / sqrt(3)
+    s2, s3, s4 = 1.75 / math.sqrt(6), 0.5 / math.sqrt(3), 0.75 / math.sqrt(3)
+    m = SKNN.build(tiny, SKNN.Config(k=3, query_weights="linear"))
+    assert _scores(m, tiny, "test", "u1") == pytest.approx(
+        {**POP, "a": 1 + s2, "b": 1 + s3, "c": 1 + s2 + s4}, abs=1e-5)

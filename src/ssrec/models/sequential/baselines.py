@@ -10,7 +10,7 @@ repeats kept, the history not masked) and their numbers sit in the same table as
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,14 +25,24 @@ if TYPE_CHECKING:
     from ssrec.data.dataset import InteractionData
 
 
-def _ragged_csr(hist: Ragged, n_items: int) -> sp.csr_matrix:
-    """Binary ``[U, I]`` matrix of the items in each row of ``hist`` (repeats counted once)."""
-    rows = np.repeat(np.arange(hist.n_rows, dtype=np.int64), hist.lengths)
-    m = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, hist.items)),
-                      shape=(hist.n_rows, n_items))
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m
+def _ragged_csr(hist: Ragged, n_items: int, linear: bool = False) -> sp.csr_matrix:
+    """``[U, I]`` matrix of the items in each row of ``hist``: 1 per item (repeats counted
+    once), or with ``linear`` the recency weight ``t / n`` of the item's latest position
+    ``t = 1..n`` in its row of length ``n`` (1 for the latest item)."""
+    lengths = hist.lengths
+    rows = np.repeat(np.arange(hist.n_rows, dtype=np.int64), lengths)
+    if linear:
+        pos = np.arange(rows.size, dtype=np.int64) - np.repeat(hist.indptr[:-1], lengths) + 1
+        w = (pos / np.repeat(np.maximum(lengths, 1), lengths)).astype(np.float32)
+    else:
+        w = np.ones(rows.size, dtype=np.float32)
+    # the latest occurrence of a repeated item: unique (row, item) keys, last one kept
+    key = rows * max(n_items, 1) + hist.items
+    order = np.lexsort((np.arange(key.size), key))
+    last = np.r_[key[order][1:] != key[order][:-1], True]
+    keep = order[last]
+    return sp.csr_matrix((w[keep], (rows[keep], hist.items[keep])),
+                         shape=(hist.n_rows, n_items))
 
 
 class _SequentialBaseline(Recommender):
@@ -124,9 +134,16 @@ class SKNNConfig(ModelConfig):
     """Attributes:
         k: neighbour sequences kept per query (100, the setting of Ludewig et al. and of
             Jannach & Ludewig's session-kNN).
+        query_weights: ``"linear"`` (default: the item at position ``t`` of an ``n``-item
+            history counts ``t / n``, the latest 1: the linear decay of V-SKNN, Ludewig &
+            Jannach, UMUAI 2018) or ``"uniform"`` (every history item counts 1: plain SKNN).
+            Chosen on amazon-beauty's validation split (leave-one-out, full ranking, ``k``
+            100): HR@10 / NDCG@10 0.0696 / 0.0269 with ``"linear"`` against 0.0586 / 0.0218
+            with ``"uniform"`` (test 0.0503 / 0.0187 against 0.0385 / 0.0139).
     """
 
     k: int = Field(100, ge=1)
+    query_weights: Literal["uniform", "linear"] = "linear"
 
 
 @register_model("SKNN")
@@ -140,7 +157,10 @@ class SKNN(_SequentialBaseline):
 
     where ``H_u`` is the user's history for the split scored, ``S_n`` the training sequence
     of user ``n ≠ u`` (the user's own training sequence, a subset of its history, is not a
-    neighbour) and ``N_k(u)`` the ``k`` most similar ones. Popularity backfills the rest:
+    neighbour) and ``N_k(u)`` the ``k`` most similar ones. With ``query_weights="linear"``
+    (V-SKNN) the intersection ``|H_u ∩ S_n|`` becomes ``Σ_{i ∈ H_u ∩ S_n} w_i`` with ``w_i``
+    the recency weight of history item ``i`` (see :class:`SKNNConfig`); ``|H_u|`` stays the
+    number of distinct history items. Popularity backfills the rest:
     ``s(u, j) = 1 + a(u, j)`` where ``a(u, j) > 0``, else ``pop(j) / (max pop + 1)`` (< 1), so
     every item a neighbour holds ranks above every other item.
 
@@ -152,7 +172,7 @@ class SKNN(_SequentialBaseline):
     buffers. Scoring a block of ``B`` users computes their similarities to every sequence in
     sub-blocks of :attr:`SUB_BLOCK` rows (a dense ``[SUB_BLOCK, U]`` block, then top-``k``) and
     one sparse-dense product ``Sᵀ W`` for the scores. Shapes: ``score(users [B]) -> [B, I]``.
-    Config: ``k`` 100.
+    Config: ``k`` 100, ``query_weights`` ``"linear"``.
     """
 
     Config = SKNNConfig
@@ -177,7 +197,9 @@ class SKNN(_SequentialBaseline):
         """CSR arrays of the binary ``[U, I]`` history matrix being scored (cached per split)."""
         if self._query is None:
             q = tuple(t.to(self.seq_size.device)
-                      for t in csr_buffers(_ragged_csr(self.eval_history(), self.n_items)))
+                      for t in csr_buffers(_ragged_csr(
+                          self.eval_history(), self.n_items,
+                          linear=self.cfg.query_weights == "linear")))
             if self._history is None:
                 return q  # type: ignore[return-value]
             self._query = q
