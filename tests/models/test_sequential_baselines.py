@@ -90,3 +90,21 @@ def test_sknn_linear_query_weights_by_hand(tiny):
     m = SKNN.build(tiny, SKNN.Config(k=3, query_weights="linear"))
     assert _scores(m, tiny, "test", "u1") == pytest.approx(
         {**POP, "a": 1 + s2, "b": 1 + s3, "c": 1 + s2 + s4}, abs=1e-5)
+
+
+def test_recommend_reads_the_whole_history(tiny, tmp_path):
+    from ssrec.config import load_config
+    from ssrec.serving import recommend
+    from ssrec.training.run import load_run, run
+
+    src = tmp_path / "seq.txt"
+    rows = {"u1": "abcab", "u2": "acdb", "u3": "bce", "u4": "ca"}
+    src.write_text("\n".join(f"{u}\t{it}\t1\t{t}" for u, s in rows.items()
+                             for t, it in enumerate(s)) + "\n")
+    run(load_config(None, ["model.name=Transition", f"data.dataset={src}", "data.cold=keep",
+                           "train.progress=false", f"output_dir={tmp_path / 'r'}"]))
+    recs = recommend(load_run(tmp_path / "r"), "u1", k=2)
+    # u1's whole history a b c a b ends with b: b -> c once (1 + .75), then popularity (.5);
+    # the test-time input (a b c a, last a) would give b 1 + .5 second
+    assert recs[0] == ("c", pytest.approx(1.75))
+    assert recs[1][1] == pytest.approx(0.5)
