@@ -578,10 +578,12 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     report["users_without_target_reason"] = reasons
     if any(without.values()):
         _say(report, "info", f"{name}: users without a " + "; without a ".join(
-            f"{'validation' if s == 'valid' else s} target: {n} of {len(users)}" for s, n in
-            without.items() if n) + " (too few interactions for the split, e.g. 1-2 under "
-            "leave-one-out, none in a given file, or targets dropped as cold); they are not "
-            "scored there")
+            f"{'validation' if s == 'valid' else s} target: {n} of {len(users)} ("
+            f"{reasons[s]['no_target_in_split']} with none in the split: too few events, e.g. "
+            "1-2 under leave-one-out, or none in a given file; "
+            f"{reasons[s]['target_dropped_as_cold']} whose target was dropped as cold)"
+            for s, n in without.items() if n) +
+            "; they are not scored there")
     if len(test_i) == 0:
         why = ("the test split is empty after dropping cold users/items" if test.u.size else
                f"the {split_desc['method']} split leaves no test interaction (too few "
