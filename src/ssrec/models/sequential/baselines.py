@@ -119,7 +119,8 @@ class Transition(_SequentialBaseline):
         hist = self.eval_history()
         u = users.detach().cpu().numpy()
         n = hist.lengths[u]
-        last = np.where(n > 0, hist.items[np.maximum(hist.indptr[u + 1] - 1, 0)], -1)
+        last = (np.where(n > 0, hist.items[np.maximum(hist.indptr[u + 1] - 1, 0)], -1)
+                if hist.items.size else np.full(u.size, -1))  # latest item, -1: no history
         last_t = torch.as_tensor(last, device=self.backfill.device)
         has = last_t >= 0
         out = self.backfill.unsqueeze(0).repeat(users.shape[0], 1)  # [B, I]
