@@ -179,9 +179,10 @@ def test_describe_a_small_file_whose_split_is_impossible(tmp_path, capsys):
                                "SASRec): leave-one-out")
     assert f"warning: {p}: the ratio split leaves no test interaction (too few interactions " \
            "per user): no model can be tested with this split" in lines
-    assert f"note: {p}: users without a test target: 3 of 3; without a validation target: " \
-           "3 of 3 (too few interactions for the split, e.g. 1-2 under leave-one-out, none in a " \
-           "given file, or targets dropped as cold); they are not scored there" in lines
+    why = ("(3 with none in the split: too few events, e.g. 1-2 under leave-one-out, or none "
+           "in a given file; 0 whose target was dropped as cold)")
+    assert f"note: {p}: users without a test target: 3 of 3 {why}; without a validation " \
+           f"target: 3 of 3 {why}; they are not scored there" in lines
     code, out, _ = run_cli(capsys, "data", "describe", str(p), "--json")
     d = json.loads(out)
     assert d["report"]["read"] == {"rows": 4, "users": 3, "items": 3}

@@ -80,7 +80,9 @@ class DataConfig(Section):
             ``"drop"`` (the pairs leave the evaluation, counted in the report), ``"keep"``
             (they stay: such users and items get an id and an untrained embedding, cold items
             are candidates and count in the targets, as in LightGCN-PyTorch's evaluation,
-            which sizes the catalogue over all files) or ``"error"``.
+            which sizes the catalogue over all files) or ``"error"``. For sequential data a
+            dropped validation item also leaves the test-time input (counted in the report as
+            ``cold.valid.test_input``); ``"keep"`` keeps it there.
         format, sep: reading options for a dataset given as a path (``format``: ``"auto"``,
             ``"pairs"``, ``"adjacency"``, ``"atomic"`` or ``"csv"``, a header line naming the
             columns; ``sep``: one character, or ``"tab"`` / ``"\\t"``, ``"comma"``,

@@ -181,9 +181,13 @@ def test_silent_choices_are_counted_and_said_once(tmp_path, caplog):
                      "rated at or above it)"]
     # solo: 1 event (train only); pair: 2 events (train + test, no validation)
     assert data.report["users_without_target"] == {"test": 1, "valid": 2}
-    assert f"{p}: users without a test target: 1 of 6; without a validation target: 2 of 6 " \
-           "(too few interactions for the split, e.g. 1-2 under leave-one-out, none in a " \
-           "given file, or targets dropped as cold); they are not scored there" in msgs
+    why = ("with none in the split: too few events, e.g. 1-2 under leave-one-out, or none in "
+           "a given file; 0 whose target was dropped as cold)")
+    assert f"{p}: users without a test target: 1 of 6 (1 {why}; without a validation target: " \
+           f"2 of 6 (2 {why}; they are not scored there" in msgs
+    assert data.report["users_without_target_reason"] == {
+        "test": {"no_target_in_split": 1, "target_dropped_as_cold": 0},
+        "valid": {"no_target_in_split": 2, "target_dropped_as_cold": 0}}
     assert [n["level"] for n in data.report["notes"]] == ["info", "info"]
     thresholded = load_dataset(dataset=str(p), split="loo", rating_threshold=1)
     assert not any("every row" in n["message"] for n in thresholded.report["notes"])

@@ -121,3 +121,56 @@ def test_amazon_beauty_leave_one_out_validation(data_dir):
     assert data.items.to_raw(data.sequences.history("test").row(u)).tolist() == [
         "1", "2", "3", "4"]
     assert data.report["split"]["validation"]["carved_from_train"] == 22363
+
+
+def _short_and_cold(tmp_path):
+    """u1 a b c a b, u2 a c d b (d only as u2's validation item), u3 b c e (e only as a test
+    target), u4 c a (2 events: no validation target), u5 a (1 event: no target at all)."""
+    rows = {"u1": "abcab", "u2": "acdb", "u3": "bce", "u4": "ca", "u5": "a"}
+    lines = [f"{u}\t{it}\t1\t{t}" for u, s in rows.items() for t, it in enumerate(s)]
+    return _write(tmp_path / "seq.txt", "\n".join(lines) + "\n")
+
+
+def test_short_histories_and_cold_validation_items_are_counted(tmp_path):
+    path = _short_and_cold(tmp_path)
+    d = load_dataset(dataset=str(path), split="loo", dedup=False)  # cold="drop"
+    # test: u5 has one event (no pair), u3's target e is cold; valid: u4 and u5 too short,
+    # u2's validation item d is cold
+    assert d.report["users_without_target"] == {"test": 2, "valid": 3}
+    assert d.report["users_without_target_reason"] == {
+        "test": {"no_target_in_split": 1, "target_dropped_as_cold": 1},
+        "valid": {"no_target_in_split": 2, "target_dropped_as_cold": 1}}
+    # the cold validation item d also leaves u2's test-time input, and the report says so
+    assert d.report["cold"]["valid"]["test_input"] == {"interactions": 1, "users": 1}
+    assert any("test-time input" in n["message"] for n in d.report["notes"])
+    u2 = d.users.index("u2")
+    hist = d.sequences.history("test")
+    assert [str(x) for x in d.items.to_raw(hist.row(u2))] == ["a", "c"]
+
+
+def test_cold_keep_gives_sequential_data_every_input_item(tmp_path):
+    import torch
+
+    from ssrec.models import SASRec
+    from ssrec.sampling import make_sampler
+
+    path = _short_and_cold(tmp_path)
+    d = load_dataset(dataset=str(path), split="loo", dedup=False, cold="keep")
+    assert d.n_items == 5  # a..e: d and e have an id (and an untrained embedding)
+    assert d.report["users_without_target"] == {"test": 1, "valid": 2}  # only the short ones
+    assert "test_input" not in d.report["cold"]["valid"]
+    u2 = d.users.index("u2")
+    assert [str(x) for x in d.items.to_raw(d.sequences.history("test").row(u2))] == \
+        ["a", "c", "d"]
+    # a sequential model trains on it and reads d at test time
+    torch.manual_seed(0)
+    m = SASRec.build(d)
+    m.generator = torch.Generator().manual_seed(0)
+    batch = next(iter(make_sampler(m.batch_kind, d, 8, seed=0, **m.sampler_options()).epoch()))
+    m.loss(batch).total.backward()
+    m.eval()
+    m.on_eval_start("test")
+    seq, lengths = m.eval_input(torch.tensor([u2]))
+    assert lengths.tolist() == [3] and seq[0, 2].item() == d.items.index("d") + 1
+    with torch.no_grad():
+        assert m.score(torch.tensor([u2])).shape == (1, 5)

@@ -175,3 +175,21 @@ def test_a_sequential_model_says_when_its_default_split_differs(planted_seq_file
     assert cfg.data.split == "loo"
     assert "split loo with the user's history allowed" in caplog.text
     assert "default to split ratio with the history masked" in caplog.text
+
+
+def test_sequential_best_at_the_last_epoch_warns_in_results(planted_seq_file, tmp_path, caplog):
+    """A sequential model still improving at the end of its budget says so on the console and
+    in results.json (the planted successor structure is learnt over the first epochs)."""
+    cfg = _cfg(planted_seq_file, tmp_path / "s", "SASRec", epochs=3,
+               extra=["train.lr=0.01", "train.batch_size=16", "model.loss=ce"])
+    with caplog.at_level(logging.WARNING):
+        res = run(cfg)
+    saved = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert res.best_epoch == 3 and saved["best_epoch"] == 3
+    msg = f"the best validation {cfg.train.monitor} came at the last epoch of the budget (3)"
+    assert msg in caplog.text
+    assert len(saved["warnings"]) == 1 and saved["warnings"][0].startswith(msg)
+    # a model fitted in closed form has no budget: no warning, an empty list
+    cfg = _cfg(planted_seq_file, tmp_path / "t", "Transition", epochs=3)
+    run(cfg)
+    assert json.loads((tmp_path / "t" / "results.json").read_text())["warnings"] == []

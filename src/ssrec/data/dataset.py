@@ -607,16 +607,42 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     train_i = Interactions(tu, ti, train.t, train.order)
     valid_i = index(valid, "valid")
     test_i = index(test, "test")
+    # a dropped cold validation pair also leaves the test-time input of a sequential model
+    # (its history is training + validation items): count the users who lose one
+    if cfg.cold != "keep" and report["cold"]["valid"]["interactions"]:
+        vcold = ~np.isin(valid.u, train.u) | ~np.isin(valid.i, train.i)
+        tested = np.isin(valid.u, test.u)
+        lost = vcold & tested
+        report["cold"]["valid"]["test_input"] = {
+            "interactions": int(lost.sum()), "users": int(np.unique(valid.u[lost]).size)}
+        if lost.any():
+            _say(report, "warning", f"{name}: {int(lost.sum())} validation interactions of "
+                 f"{int(np.unique(valid.u[lost]).size)} test users involve items (or users) "
+                 "never seen in training and are dropped, so they are also missing from those "
+                 "users' test-time input (the history sequential models read: training + "
+                 "validation items); data.cold=keep keeps them (an id and an untrained "
+                 "embedding each)")
     without = {"test": len(users) - int(np.unique(test_i.user).size)}
     if split_desc["validation"]["method"] != "none":
         without["valid"] = len(users) - int(np.unique(valid_i.user).size)
     report["users_without_target"] = without
+    # why: too few events for the split (no pair at all), or its target(s) dropped as cold
+    reasons = {}
+    for sname, tab in (("test", test), ("valid", valid)):
+        if sname not in without:
+            continue
+        had = int(np.unique(u_lookup[tab.u][u_lookup[tab.u] >= 0]).size)
+        reasons[sname] = {"no_target_in_split": len(users) - had,
+                          "target_dropped_as_cold": without[sname] - (len(users) - had)}
+    report["users_without_target_reason"] = reasons
     if any(without.values()):
         _say(report, "info", f"{name}: users without a " + "; without a ".join(
-            f"{'validation' if s == 'valid' else s} target: {n} of {len(users)}" for s, n in
-            without.items() if n) + " (too few interactions for the split, e.g. 1-2 under "
-            "leave-one-out, none in a given file, or targets dropped as cold); they are not "
-            "scored there")
+            f"{'validation' if s == 'valid' else s} target: {n} of {len(users)} ("
+            f"{reasons[s]['no_target_in_split']} with none in the split: too few events, e.g. "
+            "1-2 under leave-one-out, or none in a given file; "
+            f"{reasons[s]['target_dropped_as_cold']} whose target was dropped as cold)"
+            for s, n in without.items() if n) +
+            "; they are not scored there")
     if len(test_i) == 0:
         why = ("the test split is empty after dropping cold users/items" if test.u.size else
                f"the {split_desc['method']} split leaves no test interaction (too few "

@@ -11,12 +11,14 @@ from ssrec.losses.contrastive import (
 )
 from ssrec.losses.ranking import batch_softmax, bpr_loss, sampled_bce
 from ssrec.losses.regularization import l2_regularization
+from ssrec.losses.softmax import full_softmax_ce
 
 __all__ = [
     "alignment",
     "batch_softmax",
     "bpr_loss",
     "cosine_loss",
+    "full_softmax_ce",
     "info_nce",
     "info_nce_candidates",
     "info_nce_multi_positive",

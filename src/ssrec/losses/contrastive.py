@@ -253,7 +253,9 @@ def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float,
     versa) and the negatives are the other ``2N - 2`` rows of both views:
     ``-log( exp(s(z_i, z_j)/τ) / Σ_{k≠i} exp(s(z_i, z_k)/τ) )`` averaged over the ``2N`` anchors.
     This is the contrastive loss of CL4SRec (Xie et al., ICDE'22, Eq. 10, dot-product
-    similarity) and DuoRec (Qiu et al., WSDM'22, Eq. 11).
+    similarity) and DuoRec (Qiu et al., WSDM'22, Eq. 11). Memory: the ``[2N, 2N]`` logits and
+    their gradient, whatever the catalogue size or sequence length (64 MiB each at ``N`` =
+    2048, the default batch).
 
     Args:
         a: ``[N, D]`` first view.

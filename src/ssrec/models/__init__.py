@@ -23,7 +23,7 @@ from ssrec.models.graph.xsimgcl import XSimGCL
 from ssrec.models.knowledge import KGCL, KGIN, KGRec
 from ssrec.models.social.mhcn import MHCN
 from ssrec.models.social.sept import SEPT
-from ssrec.models.sequential import BERT4Rec, CL4SRec, DuoRec, SASRec, Sequential
+from ssrec.models.sequential import SKNN, BERT4Rec, CL4SRec, DuoRec, SASRec, Sequential, Transition
 
 from ssrec.models.configs import (  # noqa: E402  (after the models: they fill the registry)
     config_reference,
@@ -63,8 +63,10 @@ __all__ = [
     "Sequential",
     "SGL",
     "SimGCL",
+    "SKNN",
     "SSL4Rec",
     "TrainContext",
+    "Transition",
     "UserKNN",
     "XSimGCL",
     "config_reference",

@@ -28,13 +28,15 @@ def recommend(loaded: LoadedRun, user: str, k: int = 10) -> list[tuple[str, floa
     if exportable(model):
         items, scores = Engine(from_run(loaded)).recommend(user, k)
         return list(zip(items, scores))
-    # MostPop, ItemKNN, UserKNN: the model's own scores
+    # MostPop, ItemKNN, UserKNN, Transition, SKNN: the model's own scores
     if user not in data.users:
         raise SsrecError(f"unknown user {user!r}: not in the training data of {data.name}")
     u = data.users.index(user)
     dev = next((t.device for t in model.buffers()), torch.device("cpu"))
     with torch.no_grad():
-        model.on_eval_start("test")
+        # a sequential baseline (Transition, SKNN) reads the whole history, latest item
+        # included, as the exported sequential models do
+        model.on_eval_start("all" if model.family == "sequential" else "test")
         try:
             scores = model.score(torch.tensor([u], device=dev)).float().clone()[0]
         finally:

@@ -88,8 +88,10 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int],
         "duplicates_collapsed": rep.get("duplicates_collapsed"),
         "repeats_kept": rep.get("repeats_kept"),
         "users_without_target": rep.get("users_without_target"),
+        "users_without_target_reason": rep.get("users_without_target_reason"),
         "data_notes": [n["message"] for n in rep.get("notes", [])],
         "removed_pairs_also_in_train": rep.get("removed_pairs_also_in_train"),
+        "cold": cfg.data.cold,
         "cold_dropped": rep.get("cold"),
         "evaluated_users": evaluated,
         "n_users": data.n_users,
@@ -102,9 +104,12 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int],
         out["sampled_negatives"] = test_desc["sampled_negatives"]
     if model_cls.family == "sequential":
         seq = data.sequences
-        out["sequences"] = {**seq.describe(), "max_len": model_config(cfg).max_len,
+        max_len = getattr(model_config(cfg), "max_len", None)  # None: the baselines
+        out["sequences"] = {**seq.describe(), "max_len": max_len,
                             "input": "the user's items before the target (test: train + "
-                                     "valid; valid: train), most recent max_len kept"}
+                                     "valid; valid: train), " + (
+                                         "most recent max_len kept" if max_len else
+                                         "all of them")}
     return out
 
 
@@ -431,6 +436,7 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
             **({} if score_test else {"test_scored": False}),
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
+            "warnings": result.warnings,
             "protocol": protocol(cfg, data, evaluated,
                                  {"valid": trainer.valid_eval, "test": trainer.test_eval}),
             "seconds": result.seconds,

@@ -77,6 +77,9 @@ class RunResult:
         history: one record per epoch (loss parts, seconds, validation metrics).
         seconds: wall-clock seconds by phase (``train``, ``valid``, ``test``).
         run_dir: the run folder, if any.
+        warnings: the training budget warnings of :meth:`Trainer.fit` (the best epoch is the
+            last of the budget, or the first validation), as logged; ``results.json`` keeps
+            them.
     """
 
     best_epoch: int
@@ -88,6 +91,7 @@ class RunResult:
     run_dir: str | None = None
     test_per_user: dict[str, np.ndarray] = field(default_factory=dict)
     test_users: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 class Trainer:
@@ -300,20 +304,23 @@ class Trainer:
         return (st.bad_evals >= self.cfg.patience and epoch >= self.cfg.min_epochs
                 and st.may_stop)
 
-    def _warn_budget(self) -> None:
+    def _warn_budget(self) -> list[str]:
         """Warn when the kept epoch is the first validated one or the last of the budget: the
-        model may be barely trained, or still improving."""
+        model may be barely trained, or still improving. Returns the messages logged."""
         st, cfg = self.state, self.cfg
         if not self.model.trainable or self.valid_eval is None or st.epoch == 0:
-            return
+            return []
         if st.best_epoch == cfg.epochs:
-            log.warning("the best validation %s came at the last epoch of the budget (%d): the "
-                        "model may still be improving; raise train.epochs", self.monitor,
-                        cfg.epochs)
+            msg = (f"the best validation {self.monitor} came at the last epoch of the budget "
+                   f"({cfg.epochs}): the model may still be improving; raise train.epochs")
         elif st.best_epoch == st.first_eval_epoch:
-            log.warning("the best validation %s came at the first validation (epoch %d): the "
-                        "kept model is barely trained; check train.lr and the model's "
-                        "hyper-parameters", self.monitor, st.best_epoch)
+            msg = (f"the best validation {self.monitor} came at the first validation (epoch "
+                   f"{st.best_epoch}): the kept model is barely trained; check train.lr and "
+                   "the model's hyper-parameters")
+        else:
+            return []
+        log.warning("%s", msg)
+        return [msg]
 
     def fit(self, score_test: bool = True) -> RunResult:
         """Train, select the best epoch on validation, score test once.
@@ -388,7 +395,7 @@ class Trainer:
                 st.best_valid = self.valid_eval.evaluate(self.model)
                 seconds["valid"] += time.perf_counter() - t1
             self._checkpoint("best")
-        self._warn_budget()
+        warnings = self._warn_budget()
         t2 = time.perf_counter()
         per_user: dict[str, np.ndarray] = {}
         test: dict[str, float] = {}
@@ -400,7 +407,8 @@ class Trainer:
                            epochs_run=st.epoch, history=history, seconds=seconds,
                            run_dir=None if self.run_dir is None else str(self.run_dir),
                            test_per_user=per_user,
-                           test_users=self.test_eval.users if test else None)
+                           test_users=self.test_eval.users if test else None,
+                           warnings=warnings)
         self._emit("on_fit_end", result)
         return result
 

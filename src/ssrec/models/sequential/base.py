@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
 from ssrec.data.sequence import PAD, Ragged, mask_token, windows
-from ssrec.losses import sampled_bce
+from ssrec.losses import full_softmax_ce, sampled_bce
 from ssrec.models.base import ModelConfig, Recommender, matmul_into
 
 if TYPE_CHECKING:
@@ -195,11 +194,26 @@ class Sequential(Recommender):
         return matmul_into(h, self.item_weights().T, out)
 
     # -- losses ----------------------------------------------------------------------------
+    def softmax_ce(self, hs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Softmax cross-entropy over all ``I`` items of the supervised states, in chunks
+        (:func:`~ssrec.losses.full_softmax_ce`: the ``[M, I]`` logits are never held at once).
+
+        Args:
+            hs: ``[M, D]`` states of the positions that carry a target.
+            target: ``int64 [M]`` item indices (tokens - 1).
+
+        Returns:
+            Scalar mean over the ``M`` rows; equal to ``F.cross_entropy(self.logits(hs),
+            target)``.
+        """
+        return full_softmax_ce(hs, self.item_weights(), target)
+
     def next_item_loss(self, h: torch.Tensor, batch: SeqBatch) -> torch.Tensor:
         """The main loss on every real position of a :class:`~ssrec.sampling.SeqBatch`.
 
-        ``"ce"``: softmax cross-entropy of the next item over all ``I`` items; ``"bce"``: SASRec's
-        binary cross-entropy of the next item against the sampled negatives (Eq. 6).
+        ``"ce"``: softmax cross-entropy of the next item over all ``I`` items, computed only at
+        the supervised positions and in chunks (:meth:`softmax_ce`); ``"bce"``: SASRec's binary
+        cross-entropy of the next item against the sampled negatives (Eq. 6).
 
         Args:
             h: ``[B, L, D]`` states of ``batch.seq``.
@@ -211,7 +225,7 @@ class Sequential(Recommender):
         real = batch.pos != PAD  # [B, L]
         hs = h[real]  # [M, D]
         if self.cfg.loss == "ce":
-            return F.cross_entropy(self.logits(hs), batch.pos[real] - 1)
+            return self.softmax_ce(hs, batch.pos[real] - 1)
         w = self.item_embedding.weight
         pos = (hs * w[batch.pos[real]]).sum(-1)  # [M]
         neg = (hs.unsqueeze(1) * w[batch.neg[real]]).sum(-1)  # [M, N]

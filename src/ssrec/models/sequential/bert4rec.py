@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
 from ssrec.data.sequence import PAD, Ragged, windows
+from ssrec.losses import full_softmax_ce
 from ssrec.models.base import LossOutput, matmul_into, register_model
 from ssrec.models.sequential.base import Sequential, SequentialConfig
 from ssrec.sampling import ClozeBatch
@@ -79,10 +79,15 @@ class BERT4Rec(Sequential):
         # the bias is added in place, to the product's own tensor or to ``out``
         return matmul_into(self.head(h), self.item_weights().T, out).add_(self.output_bias)
 
+    def softmax_ce(self, hs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The cloze loss (Eq. 8) through the output layer: chunked softmax cross-entropy of
+        ``head(hs) [M, D]`` against the item embeddings plus the output bias."""
+        return full_softmax_ce(self.head(hs), self.item_weights(), target, self.output_bias)
+
     def loss(self, batch: ClozeBatch) -> LossOutput:
         h = self.encode(batch.seq, batch.lengths)  # [B, L, D]
         masked = batch.labels != PAD
-        ce = F.cross_entropy(self.logits(h[masked]), batch.labels[masked] - 1)
+        ce = self.softmax_ce(h[masked], batch.labels[masked] - 1)  # chunked, never [M, I]
         return LossOutput(ce, {"ce": ce})
 
     def history_input(self, hist: Ragged, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
