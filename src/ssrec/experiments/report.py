@@ -305,7 +305,9 @@ def _protocol_lines(d: Mapping[str, Any]) -> list[str]:
     vdesc = {"holdout_from_train": f"{val.get('ratio', 0):.0%} of each user's training "
                                    "interactions held out (seeded)",
              "last_from_train": "each user's last training interaction",
-             "given": "the dataset's validation file"}.get(val.get("method"),
+             "given": "the dataset's validation file",
+             "ratio": "the ratio split's validation share (per user, seeded)",
+             "loo": "each user's event before the test target"}.get(val.get("method"),
                                                            str(val.get("method", "?")))
     cold = p.get("cold_dropped") or {}
     cold_test = cold.get("test", {}) if isinstance(cold, dict) else {}
