@@ -147,8 +147,8 @@ class Evaluator:
         mb = getattr(self.data, "behaviors", None)
         if mb is not None and self.ranking != "sampled" and self.exclude_seen:
             # the mask is built from ``data.train``/``valid``: the target behaviour's rows only
-            masked += (f" ({mb.target} only; items the user only "
-                       f"{'/'.join(mb.auxiliary)}-ed stay candidates)")
+            masked += (f" of the {mb.target} behaviour only; the user's "
+                       f"{', '.join(mb.auxiliary)} items stay candidates")
         out: dict[str, Any] = {"ranking": self.ranking, "exclude_seen": self.exclude_seen,
                                "masked_items": masked}
         if mb is not None:
