@@ -259,6 +259,7 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
                    for b, f in behaviors.items()}
             out["test"] = (tests[0], fmt_override)
             return str(p), None, out
+        _target_behavior(cfg, (), None, str(p))
         found: dict[str, tuple[Path, FileFormat]] = {}
         prefixes = {"train": ("train",), "valid": ("valid", "val."), "test": ("test",),
                     "social": SOCIAL_PREFIXES}
@@ -303,9 +304,14 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
 BEHAVIOR_FILE_PREFIX = "train_"
 
 
+#: the purchase funnel, earliest first: behaviours of a dataset folder with these names are
+#: ordered by it (the cascade order of MB-CGCN), other names after them by file name
+FUNNEL = ("view", "pv", "click", "fav", "collect", "cart", "buy", "purchase")
+
+
 def _behavior_files(folder: Path) -> dict[str, Path]:
-    """``{behaviour: file}`` for the ``train_<behaviour>.*`` files of a dataset folder (file
-    name order)."""
+    """``{behaviour: file}`` for the ``train_<behaviour>.*`` files of a dataset folder, in
+    funnel order (:data:`FUNNEL`; other names after, by file name)."""
     out: dict[str, Path] = {}
     for f in sorted(folder.iterdir()):
         n = f.name
@@ -313,7 +319,9 @@ def _behavior_files(folder: Path) -> dict[str, Path]:
             b = n[len(BEHAVIOR_FILE_PREFIX):].split(".", 1)[0]
             if b and b not in out:
                 out[b] = f
-    return out
+    rank = {b: (FUNNEL.index(b.lower()) if b.lower() in FUNNEL else len(FUNNEL), k)
+            for k, b in enumerate(out)}
+    return {b: out[b] for b in sorted(out, key=rank.__getitem__)}
 
 
 def _target_behavior(cfg: DataConfig, behaviors: tuple[str, ...], default: str | None,
