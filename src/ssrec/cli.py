@@ -304,7 +304,7 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     else:  # loaded as the non-sequential models load it; say what sequential ones do
         auto = dc.valid_method == "auto"
         families = {
-            "general, graph, social and knowledge models": _protocol_text(
+            "general, graph, social, knowledge and multi-behaviour models": _protocol_text(
                 resolve_default_split(dc), dc.ratios,
                 ("one" if is_multi_behavior(dc) else "random") if auto else dc.valid_method,
                 dc.valid_ratio, dc.dedup),
@@ -653,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     desc.add_argument("--seed", type=int, help="seed of random splits")
     desc.add_argument("--model", help="describe the split this model's runs use (sequential "
                       "models: leave-one-out, repeated events kept); default: the split of "
-                      "general, graph, social and knowledge models")
+                      "general, graph, social, knowledge and multi-behaviour models")
     desc.add_argument("--set", action="append", metavar="KEY=VALUE",
                       help="data option, e.g. --set data.rating_threshold=4")
     data_dir(desc)

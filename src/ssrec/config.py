@@ -216,8 +216,8 @@ class EvalConfig(Section):
             (proportional to training popularity, BERT4Rec).
         exclude_seen: remove the items of the user's history (training items, plus validation
             items when testing) from the ranking; ``None`` (default) = the model family's
-            default: True for general, graph, social and knowledge models, False for
-            sequential models
+            default: True for general, graph, social, knowledge and multi-behaviour models,
+            False for sequential models
             (their papers let a model recommend an item the user already has).
         mask_valid_in_test: with ``exclude_seen``, also mask the validation items when scoring
             the test split (default True). False keeps them candidates, as LightGCN-PyTorch

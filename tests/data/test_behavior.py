@@ -18,7 +18,8 @@ from ssrec.models import MODELS
 
 
 def _pairs(data, inter) -> set[tuple[str, str]]:
-    return set(zip(data.users.raw_ids[inter.user].tolist(), data.items.raw_ids[inter.item].tolist()))
+    return set(zip(data.users.raw_ids[inter.user].tolist(),
+                   data.items.raw_ids[inter.item].tolist()))
 
 
 def _file_pairs(path) -> set[tuple[str, str]]:

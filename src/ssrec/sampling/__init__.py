@@ -7,6 +7,7 @@ from ssrec.sampling.negatives import NegativeSampler
 from ssrec.sampling.sequence import (ClozeBatch, ClozeSampler, SameTargetBatch, SeqBatch,
                                      SequenceSampler)
 
-__all__ = ["SAMPLERS", "Batch", "BehaviorPairBatch", "BehaviorPairSampler", "ClozeBatch", "ClozeSampler", "KGBatch", "KGTripleSampler",
+__all__ = ["SAMPLERS", "Batch", "BehaviorPairBatch", "BehaviorPairSampler",
+           "ClozeBatch", "ClozeSampler", "KGBatch", "KGTripleSampler",
            "NegativeSampler", "PairBatch", "PairwiseSampler", "SameTargetBatch", "Sampler",
            "SeqBatch", "SequenceSampler", "make_sampler"]

@@ -317,8 +317,8 @@ def _warn_family_protocol(sequential: bool, split: str, other: str) -> None:
     if (sequential, split) in _WARNED:
         return
     _WARNED.add((sequential, split))
-    family, others = (("sequential", "general, graph, social and knowledge") if sequential else
-                      ("general, graph, social and knowledge", "sequential"))
+    rest = "general, graph, social, knowledge and multi-behaviour"
+    family, others = (("sequential", rest) if sequential else (rest, "sequential"))
     history, other_history = ("allowed", "masked") if sequential else ("masked", "allowed")
     log.warning("protocol: split %s with the user's history %s at evaluation, the %s models' "
                 "default on this data; %s models default to split %s with the history %s. "
