@@ -107,3 +107,42 @@ def test_cml_meta_term_reaches_only_the_meta_network(planted_mb):
     # without meta weighting: no meta part and every behaviour weighs 1
     plain = MODELS.get("CML").build(planted_mb, {"meta": False})
     assert "meta" not in plain.loss(batch).parts
+
+
+def test_mbgcn_scores_match_the_dense_formula(planted_mb):
+    torch.manual_seed(0)
+    model = MODELS.get("MBGCN").build(planted_mb, {"n_layers": 2, "embedding_dim": 4,
+                                                   "item_weight": 0.3})
+    with torch.no_grad():
+        model.log_w.copy_(torch.tensor([0.5, -0.2, 0.1]))  # w_t away from 1
+    mb = planted_mb.behaviors
+    r = [torch.from_numpy(mb.csr(b).toarray()).float() for b in model.cascade]  # [U, I] each
+    n = torch.stack([x.sum(1) for x in r], 1)  # [U, K]
+    w = model.log_w.detach().exp()
+    alpha = n * w / (n * w).sum(1, keepdim=True)
+
+    def mean_rows(m):
+        return m / m.sum(1, keepdim=True).clamp(min=1)
+
+    merged = (sum(r) > 0).float()
+    p0, q0 = model.user_embedding.weight.detach(), model.item_embedding.weight.detach()
+    p, q, ps, qs = p0, q0, [p0], [q0]
+    for layer in range(2):
+        wl = model.w[layer].detach()
+        agg_u = sum(alpha[:, t:t + 1] * (mean_rows(r[t]) @ q) for t in range(3))
+        p, q = agg_u @ wl, (mean_rows(merged.T) @ p) @ wl
+        ps.append(p)
+        qs.append(q)
+    y = torch.cat(ps, 1) @ torch.cat(qs, 1).T  # [U, I] user-based part
+    for t in range(3):
+        co = r[t].T @ r[t]  # [I, I], counted co-interactions, the item itself included
+        s = q0
+        for layer in range(2):
+            s = (mean_rows(co) @ s) @ model.w_item[t][layer].detach()
+        y = y + 0.3 * (mean_rows(r[t]) @ s) @ s.T
+    model.eval()
+    with torch.no_grad():
+        got = model.score(torch.arange(planted_mb.n_users))
+    torch.testing.assert_close(got, y, rtol=1e-4, atol=1e-5)
+    a = model.importance().detach()
+    torch.testing.assert_close(a, alpha)

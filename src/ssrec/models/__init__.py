@@ -21,7 +21,7 @@ from ssrec.models.graph.sgl import SGL
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
 from ssrec.models.knowledge import KGCL, KGIN, KGRec
-from ssrec.models.multi_behavior import CML, MBCGCN
+from ssrec.models.multi_behavior import CML, MBCGCN, MBGCN
 from ssrec.models.social.mhcn import MHCN
 from ssrec.models.social.sept import SEPT
 from ssrec.models.sequential import BERT4Rec, CL4SRec, DuoRec, SASRec, Sequential
@@ -51,6 +51,7 @@ __all__ = [
     "LightGCN",
     "LossOutput",
     "MBCGCN",
+    "MBGCN",
     "MF",
     "MHCN",
     "MixGCF",

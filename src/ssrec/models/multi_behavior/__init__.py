@@ -4,5 +4,6 @@
 from ssrec.models.multi_behavior.base import MultiBehaviorCF
 from ssrec.models.multi_behavior.cml import CML
 from ssrec.models.multi_behavior.mbcgcn import MBCGCN
+from ssrec.models.multi_behavior.mbgcn import MBGCN
 
-__all__ = ["CML", "MBCGCN", "MultiBehaviorCF"]
+__all__ = ["CML", "MBCGCN", "MBGCN", "MultiBehaviorCF"]
