@@ -129,6 +129,8 @@ def test_single_behaviour_data_refuses_multi_behaviour_options(planted_dir, plan
     with pytest.raises(ConfigError, match="data.target_behavior='buy' is set"):
         load_dataset(dataset=str(planted_dir), target_behavior="buy")
     assert planted.behaviors is None
+    with pytest.raises(ConfigError, match="data.behavior_graph=merged needs multi-behaviour"):
+        load_dataset(dataset=str(planted_dir), behavior_graph="merged")
     with pytest.raises(ConfigError, match="multi-behaviour model"):
         MODELS.get("MBCGCN").build(planted)
 

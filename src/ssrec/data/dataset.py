@@ -495,6 +495,9 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
                  if r.startswith("behavior:")}
     behavior_names: tuple[str, ...] = ()
     target: str | None = None
+    if not beh_files and cfg.behavior_graph != "target":
+        raise ConfigError(f"data.behavior_graph={cfg.behavior_graph} needs multi-behaviour data, "
+                          f"but {name} has one behaviour")
     if beh_files:
         behavior_names = (spec.behaviors if spec is not None
                           else tuple(_behavior_files(Path(name))))
