@@ -138,6 +138,49 @@ def planted_kg(planted_kg_dir):
     return load_dataset(dataset=str(planted_kg_dir), valid_ratio=0.2, kg=True)
 
 
+def write_planted_mb(path: Path, n_users: int = 60, n_items: int = 40, n_groups: int = 4,
+                     seed: int = 0) -> Path:
+    """A planted multi-behaviour dataset (view, cart, buy): users of group ``g`` act only on
+    the 10 items of group ``g``, plus one viewed item of another group (noise).
+
+    For each user, with the group's items in a random order ``c``: ``train_buy.txt`` holds
+    ``c[0:4]``, ``test.txt`` ``c[4:6]`` (two held-out buys), ``train_cart.txt`` ``c[0:3]`` and
+    ``c[4]`` (the first test item was carted), ``train_view.txt`` ``c[0:8]`` plus the noise
+    item (both test items were viewed, as most Tmall test purchases were). So the files hold
+    exactly 540 view, 240 cart, 240 buy and 120 test rows; 120 test pairs are in the view
+    file, 60 in the cart file. Pairs, ``user item``, space separated.
+    """
+    rng = np.random.default_rng(seed)
+    path.mkdir(parents=True, exist_ok=True)
+    items_of = np.array_split(np.arange(n_items), n_groups)
+    rows: dict[str, list[str]] = {"view": [], "cart": [], "buy": [], "test": []}
+    for u in range(n_users):
+        g = u % n_groups
+        c = rng.permutation(items_of[g])
+        other = items_of[(g + 1) % n_groups]
+        noise = int(other[rng.integers(other.size)])
+        rows["buy"] += [f"u{u} i{i}" for i in c[0:4]]
+        rows["test"] += [f"u{u} i{i}" for i in c[4:6]]
+        rows["cart"] += [f"u{u} i{i}" for i in (*c[0:3], c[4])]
+        rows["view"] += [f"u{u} i{i}" for i in (*c[0:8], noise)]
+    for b in ("view", "cart", "buy"):
+        (path / f"train_{b}.txt").write_text("\n".join(rows[b]) + "\n")
+    (path / "test.txt").write_text("\n".join(rows["test"]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def planted_mb_dir(tmp_path_factory) -> Path:
+    return write_planted_mb(tmp_path_factory.mktemp("planted_mb"))
+
+
+@pytest.fixture(scope="session")
+def planted_mb(planted_mb_dir):
+    """The planted multi-behaviour dataset (target buy; one validation buy per user carved
+    from the buy rows)."""
+    return load_dataset(dataset=str(planted_mb_dir))
+
+
 def write_planted_sequences(path: Path, n_users: int = 60, n_items: int = 40, n_groups: int = 4,
                             lengths: tuple[int, int] = (8, 14), seed: int = 0) -> Path:
     """Each user walks one item group in a fixed cyclic order: the next item is always the
@@ -178,13 +221,15 @@ def planted_seq(planted_seq_file):
 @pytest.fixture
 def planted_for(request):
     """``planted_for(model_cls)``: the planted dataset suited to a model's family (with the
-    planted social graph or item KG for models that need one)."""
+    planted social graph, item KG or behaviour graphs for models that need one)."""
 
     def get(cls):
         if cls.needs_social:
             return request.getfixturevalue("planted_social")
         if cls.needs_kg:
             return request.getfixturevalue("planted_kg")
+        if cls.needs_behaviors:
+            return request.getfixturevalue("planted_mb")
         return request.getfixturevalue("planted_seq" if cls.family == "sequential"
                                        else "planted")
 

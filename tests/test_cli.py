@@ -172,8 +172,8 @@ def test_describe_a_small_file_whose_split_is_impossible(tmp_path, capsys):
     assert lines[0] == f"{p}: 3 users, 3 items in training"
     assert lines[1] == "read: 4 rows, 3 users, 3 items"  # raw counts in the text output too
     assert lines[2] == f"  all: {p}: 4 rows; pairs, whitespace-separated, no header (user, item)"
-    assert lines[3].startswith("split for general, graph, social and knowledge models: "
-                               "per-user random "
+    assert lines[3].startswith("split for general, graph, social, knowledge and "
+                               "multi-behaviour models: per-user random "
                                "0.8/0.1/0.1")
     assert lines[4].startswith("split for sequential models (describe them with --model "
                                "SASRec): leave-one-out")
@@ -187,9 +187,10 @@ def test_describe_a_small_file_whose_split_is_impossible(tmp_path, capsys):
     d = json.loads(out)
     assert d["report"]["read"] == {"rows": 4, "users": 3, "items": 3}
     assert d["report"]["users_without_target"] == {"test": 3, "valid": 3}
-    assert d["described_for"] == "general, graph, social and knowledge models"
-    assert set(d["split_by_family"]) == {"general, graph, social and knowledge models",
-                                         "sequential models (describe them with --model SASRec)"}
+    assert d["described_for"] == "general, graph, social, knowledge and multi-behaviour models"
+    assert set(d["split_by_family"]) == {
+        "general, graph, social, knowledge and multi-behaviour models",
+        "sequential models (describe them with --model SASRec)"}
 
 
 def test_describe_for_a_sequential_model_uses_its_split(tmp_path, capsys):

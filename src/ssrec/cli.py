@@ -269,6 +269,8 @@ def _protocol_text(split: str, ratios: Any, valid: str, valid_ratio: float,
         val = "none (data.valid_ratio=0)"
     else:
         val = ("each user's last training event" if valid == "last" else
+               "one random training row per user (of the target behaviour on "
+               "multi-behaviour data)" if valid == "one" else
                f"{valid_ratio:.0%} per-user random hold-out") + " (or the validation file)"
     return (f"{what}; validation: {val}; repeated events "
             f"{'collapsed' if dedup is not False else 'kept in time order'}")
@@ -277,7 +279,8 @@ def _protocol_text(split: str, ratios: Any, valid: str, valid_ratio: float,
 def cmd_data_describe(args: argparse.Namespace) -> int:
     from ssrec.config import load_config
     from ssrec.data import load_dataset
-    from ssrec.data.dataset import has_kg_file, has_social_file, resolve_default_split
+    from ssrec.data.dataset import (has_kg_file, has_social_file, is_multi_behavior,
+                                    resolve_default_split)
     from ssrec.training.run import resolve_data_needs
     from ssrec.utils.logs import quiet
 
@@ -301,8 +304,9 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     else:  # loaded as the non-sequential models load it; say what sequential ones do
         auto = dc.valid_method == "auto"
         families = {
-            "general, graph, social and knowledge models": _protocol_text(
-                resolve_default_split(dc), dc.ratios, "random" if auto else dc.valid_method,
+            "general, graph, social, knowledge and multi-behaviour models": _protocol_text(
+                resolve_default_split(dc), dc.ratios,
+                ("one" if is_multi_behavior(dc) else "random") if auto else dc.valid_method,
                 dc.valid_ratio, dc.dedup),
             "sequential models (describe them with --model SASRec)": _protocol_text(
                 resolve_default_split(dc, sequential=True), dc.ratios,
@@ -335,6 +339,9 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     vdesc = val.get("method", "?")
     if vdesc == "holdout_from_train":
         vdesc = f"{val['ratio']:.0%} per-user hold-out from train (seed {val['seed']})"
+    elif vdesc == "one_from_train":
+        vdesc = (f"one random training row per user (seed {val['seed']}"
+                 + (f", {val['behavior']} rows only)" if val.get("behavior") else ")"))
     elif vdesc == "last_from_train":
         vdesc = f"each user's last training interaction ({val['time_order']})"
     elif vdesc == "given":
@@ -388,7 +395,28 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     kg = desc.get("kg")
     if kg:
         _print_kg(kg)
+    beh = desc.get("behaviors")
+    if beh:
+        _print_behaviors(beh)
     return 0
+
+
+def _print_behaviors(beh: dict) -> None:
+    """The multi-behaviour lines of ``ssrec data describe``."""
+    print(f"behaviours: {' -> '.join(beh['order'])}; target {beh['target']} (the train/valid/"
+          f"test rows above; masked at evaluation), auxiliary {', '.join(beh['auxiliary'])} "
+          "(training graphs only, never masked)")
+    print(f"{'':<8}{'interactions':>14}{'users':>10}{'items':>10}")
+    for b in beh["order"]:
+        st = beh["train"][b]
+        print(f"{b:<8}{_fmt_int(st['interactions']):>14}{_fmt_int(st['users']):>10}"
+              f"{_fmt_int(st['items']):>10}" + (f"   ({_fmt_int(st['fit'])} after the "
+                                                f"validation hold-out)" if "fit" in st else ""))
+    for s in ("test", "valid"):
+        pairs = beh[f"{s}_pairs_in"]
+        print(f"{s} pairs already in an auxiliary behaviour (stay candidates): " +
+              ", ".join(f"{b} {_fmt_int(n)}" for b, n in pairs.items()))
+    print(f"graph of single-graph models (data.behavior_graph): {beh['graph']}")
 
 
 def _print_kg(kg: dict) -> None:
@@ -625,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     desc.add_argument("--seed", type=int, help="seed of random splits")
     desc.add_argument("--model", help="describe the split this model's runs use (sequential "
                       "models: leave-one-out, repeated events kept); default: the split of "
-                      "general, graph, social and knowledge models")
+                      "general, graph, social, knowledge and multi-behaviour models")
     desc.add_argument("--set", action="append", metavar="KEY=VALUE",
                       help="data option, e.g. --set data.rating_threshold=4")
     data_dir(desc)

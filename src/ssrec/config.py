@@ -64,8 +64,12 @@ class DataConfig(Section):
             user's latest training interaction by timestamp, ties and files without timestamps
             by file order: leave-one-out validation for sequential models, e.g. on
             amazon-beauty's given train/test files; ``valid_ratio`` only switches it on/off) or
-            ``"auto"`` (``"last"`` for sequential models, ``"random"`` otherwise; resolved by
-            :func:`ssrec.training.run.run`, and ``"random"`` when loading data directly).
+            ``"one"`` (one training row per user drawn at random, from users with at least two,
+            like a leave-one-out test; on multi-behaviour data drawn from the target
+            behaviour's rows only) or
+            ``"auto"`` (``"last"`` for sequential models, ``"one"`` on multi-behaviour data,
+            ``"random"`` otherwise; resolved by :func:`ssrec.training.run.run`, and the same
+            without the sequential case when loading data directly).
         rating_threshold: rows with a rating below it are not positives (dropped); ``None``
             keeps every row (implicit feedback).
         k_core: drop users and items with fewer interactions, iteratively (0 = off).
@@ -103,6 +107,18 @@ class DataConfig(Section):
         kg_inverse: add the inverse ``(t, r + R, h)`` of every triple at loading (default
             False: the graph as given; models that need inverse relations add them
             themselves).
+        target_behavior: on multi-behaviour data (a registered dataset with several behaviour
+            files, or a folder of ``train_<behaviour>.*`` files), the behaviour that is
+            predicted, evaluated and masked: its training file is ``train``, its test file the
+            test split, and the other behaviours are auxiliary graphs
+            (``InteractionData.behaviors``, :mod:`ssrec.data.behavior`). ``None`` (default):
+            the dataset's own (``buy`` for the registered ones). An error on single-behaviour
+            data.
+        behavior_graph: which user–item graph single-graph models propagate over on
+            multi-behaviour data (``InteractionData.norm_adj``): ``"target"`` (default: the
+            target behaviour's training rows) or ``"merged"`` (every behaviour's training rows,
+            one edge per distinct pair). The training positives and the evaluation mask stay
+            the target behaviour's in both cases.
     """
 
     dataset: str = "lastfm"
@@ -110,7 +126,7 @@ class DataConfig(Section):
     split: Literal["default", "given", "ratio", "loo", "temporal"] = "default"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     valid_ratio: float = Field(0.1, ge=0.0, lt=1.0)
-    valid_method: Literal["auto", "random", "last"] = "auto"
+    valid_method: Literal["auto", "random", "last", "one"] = "auto"
     rating_threshold: float | None = None
     k_core: int = Field(0, ge=0)
     dedup: bool | Literal["auto"] = "auto"
@@ -122,6 +138,8 @@ class DataConfig(Section):
     social_symmetric: bool = False
     kg: bool = False
     kg_inverse: bool = False
+    target_behavior: str | None = None
+    behavior_graph: Literal["target", "merged"] = "target"
 
     @field_validator("ratios")
     @classmethod
@@ -200,8 +218,8 @@ class EvalConfig(Section):
             (proportional to training popularity, BERT4Rec).
         exclude_seen: remove the items of the user's history (training items, plus validation
             items when testing) from the ranking; ``None`` (default) = the model family's
-            default: True for general, graph, social and knowledge models, False for
-            sequential models
+            default: True for general, graph, social, knowledge and multi-behaviour models,
+            False for sequential models
             (their papers let a model recommend an item the user already has).
         mask_valid_in_test: with ``exclude_seen``, also mask the validation items when scoring
             the test split (default True). False keeps them candidates, as LightGCN-PyTorch

@@ -49,3 +49,19 @@ def test_k_core():
     item = np.array([0, 1, 2, 0, 1, 2, 0])
     keep = S.k_core(user, item, 2)
     assert keep.tolist() == [True] * 6 + [False]
+
+
+def test_one_per_user_marks_one_row_of_each_user_with_two_or_more():
+    import numpy as np
+
+    from ssrec.data.split import one_per_user
+
+    user = np.array([0, 0, 0, 1, 2, 2, 3, 3, 3, 3])
+    seen = set()
+    for seed in range(40):
+        mask = one_per_user(user, np.random.default_rng(seed))
+        # user 1 has a single row and keeps it; every other user gives exactly one
+        assert np.bincount(user[mask], minlength=4).tolist() == [1, 0, 1, 1]
+        seen.add(tuple(np.flatnonzero(mask)))
+    # the held-out row varies with the seed (uniform over the user's rows)
+    assert len({s[0] for s in seen}) == 3 and len({s[2] for s in seen}) == 4

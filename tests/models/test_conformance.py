@@ -1,6 +1,7 @@
 """Every registered model must pass this suite (on CPU, on a tiny planted dataset; models that
 need a social graph get the same dataset with a planted social graph, knowledge-graph models
-the same dataset with a planted item KG)."""
+the same dataset with a planted item KG, multi-behaviour models a planted view/cart/buy
+dataset)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def data_for(request, planted_for):
             return request.getfixturevalue("planted_social")
         if cls.needs_kg:
             return request.getfixturevalue("planted_kg")
+        if cls.needs_behaviors:
+            return request.getfixturevalue("planted_mb")
         return planted_for(cls)
     return get
 

@@ -31,8 +31,9 @@ class DatasetFile:
 
     Args:
         role: ``"train"``, ``"valid"``, ``"test"``, ``"all"`` (one file to be split),
-            ``"social"`` (user–user links), ``"kg"`` (knowledge-graph triples) or ``"link"``
-            (item↔entity links).
+            ``"social"`` (user–user links), ``"kg"`` (knowledge-graph triples), ``"link"``
+            (item↔entity links) or ``"train:<behaviour>"`` (the training rows of one
+            behaviour of a multi-behaviour dataset; the target behaviour's becomes ``train``).
         name: file name inside the dataset folder.
         sha256: expected checksum (hex).
         format: how to read it.
@@ -60,6 +61,8 @@ class DatasetSpec:
         default_split: ``"given"`` when the files carry the split, else the split applied to the
             ``all`` file (``"ratio"`` or ``"loo"``).
         homepage: where users can obtain the data.
+        target_behavior: for a multi-behaviour dataset, the behaviour its test file holds (the
+            default of ``data.target_behavior``); ``None`` for single-behaviour data.
     """
 
     name: str
@@ -68,6 +71,13 @@ class DatasetSpec:
     source: str
     default_split: str = "given"
     homepage: str = ""
+    target_behavior: str | None = None
+
+    @property
+    def behaviors(self) -> tuple[str, ...]:
+        """The behaviours of a multi-behaviour dataset in file order (the cascade order
+        view → cart → buy of the registered ones), else ``()``."""
+        return tuple(f.role.split(":", 1)[1] for f in self.files if f.role.startswith("train:"))
 
     def file(self, role: str) -> DatasetFile | None:
         """The file with ``role``, or ``None``."""
@@ -350,4 +360,74 @@ register_dataset(DatasetSpec(
            "Data Intelligence 2019)",
     default_split="ratio",
     homepage="https://github.com/RUCAIBox/RecBole/tree/master/recbole/dataset_example/ml-100k",
+))
+
+
+# -- multi-behaviour data: one training file per behaviour, the target's test file ------------
+_MB_SOURCES = {
+    "tmall-mb": "https://github.com/SS-00-SS/MBCGCN/tree/master/Data",
+    "retailrocket-mb": "https://github.com/HKUDS/SSLRec/tree/main/datasets/multi_behavior/"
+                       "retail_rocket",
+    "beibei-mini-mb": "https://github.com/GuShuyun/MBRec/tree/master/data/Beibei/mini",
+}
+register_dataset(DatasetSpec(
+    name="tmall-mb",
+    files=(
+        _f("train:view", "train_view.txt",
+           "3a35ed6cd59f31353c8281c314a17927a8c7ade35a991b0b55014a1ede7c2daa", kind="adjacency",
+           sep="\t"),
+        _f("train:cart", "train_cart.txt",
+           "481a048118ad3837208534a4367c2f20f290cd2a6f9297a621897655b62f2dbc", kind="adjacency",
+           sep="\t"),
+        _f("train:buy", "train_buy.txt",
+           "4d8619e44b5292736daff25b18ff9b295893e7521e3d79faff4a62d48dd80e6e", kind="adjacency",
+           sep="\t"),
+        _f("test", "test.txt", "aa643ff3e3f072238740b684277e65ee2eaeecdcd3c5ec1134756d4adfb1672b",
+           kind="adjacency", sep="\t"),
+    ),
+    summary="Tmall view/cart/buy (15,449 users, 11,953 items), one held-out buy per user "
+            "(MB-CGCN's split; view file rebuilt from its adjacency)",
+    source="Tianchi Tmall logs; Cheng et al. MB-CGCN (WWW'23), SS-00-SS/MBCGCN@931f9c1",
+    homepage=_MB_SOURCES["tmall-mb"],
+    target_behavior="buy",
+))
+_SPACE3 = dict(kind="pairs", sep=" ", columns=("user", "item", "timestamp"))
+register_dataset(DatasetSpec(
+    name="retailrocket-mb",
+    files=(
+        _f("train:view", "train_view.txt",
+           "a25a925fbb45b1e8ae98023a6b0248708b5726a337cd779d247206a6ffe576ee", **_SPACE3),
+        _f("train:cart", "train_cart.txt",
+           "4457463f9c0cb211d1e4128f2fe5e8cd4af0f3b7a1ba51635b0f4dc2ca0463df", **_SPACE3),
+        _f("train:buy", "train_buy.txt",
+           "f3ddd9b0ef749d55b9422661bba6e4c8895116c638fecdb834c46dd103d4460b", **_SPACE3),
+        _f("test", "test.txt", "2929ba32075ec4e8e2a02dffb2694548b9eb08a2c5699e4b7fe70b91ee8c168c",
+           kind="pairs", sep=" ", columns=("user", "item")),
+    ),
+    summary="Retail Rocket view/cart/buy with timestamps (2,174 users, 30,113 item ids), one "
+            "held-out buy per user (CML / SSLRec's set; 208 test items in no training file)",
+    source="Retail Rocket (Kaggle); Wei et al. CML (WSDM'22) set as shipped by "
+           "HKUDS/SSLRec@7597c31, converted from pickles to text",
+    homepage=_MB_SOURCES["retailrocket-mb"],
+    target_behavior="buy",
+))
+_SPACEADJ = dict(kind="adjacency", sep=" ")
+register_dataset(DatasetSpec(
+    name="beibei-mini-mb",
+    files=(
+        _f("train:view", "pv_mini.txt",
+           "b9df6816274837aee3d9facc8e67d6732008c0ee8846a184320261c06f5611d6", **_SPACEADJ),
+        _f("train:cart", "cart_mini.txt",
+           "f53a22f8cd17a08b3d19d3bd42d5d4706fd0426de539926e2975bde7a190c5c9", **_SPACEADJ),
+        _f("train:buy", "train_mini.txt",
+           "f752f0bc7bcea743989b02ec0c2533049259c010131913aa15f5618be1ebe2f0", **_SPACEADJ),
+        _f("test", "test_mini.txt",
+           "78ec0ba2d676cf7babb7679187c7c9964224291bba587760b319e95892130cc6", **_SPACEADJ),
+    ),
+    summary="Beibei page view (pv)/cart/buy, first 1,000 users of the GHCF split (nested: "
+            "buy within cart within view), one held-out buy per user; small, for tests",
+    source="Chen et al. GHCF (AAAI'21) Beibei split; mini cut of Gu et al. S-MBRec (IJCAI'22), "
+           "GuShuyun/MBRec@bf4519a",
+    homepage=_MB_SOURCES["beibei-mini-mb"],
+    target_behavior="buy",
 ))

@@ -42,6 +42,7 @@ import scipy.sparse as sp
 
 from ssrec.config import DataConfig
 import ssrec.data.split as splits
+from ssrec.data.behavior import MultiBehavior, overlap_counts
 from ssrec.data.catalog import DATASETS, DatasetSpec, locate
 from ssrec.data.idmap import IdMap
 from ssrec.data.interactions import Interactions
@@ -72,6 +73,11 @@ class InteractionData:
         kg: the item knowledge graph (:class:`~ssrec.data.kg.KnowledgeGraph`; entities
             ``0..I-1`` are the items, same indices as the interactions) when loaded with
             ``data.kg``, else ``None``.
+        behaviors: every behaviour's training rows (:class:`~ssrec.data.behavior.MultiBehavior`,
+            same indices) on multi-behaviour data, else ``None``; ``train`` is then the target
+            behaviour's training rows.
+        behavior_graph: ``"target"`` or ``"merged"``: the graph :attr:`norm_adj` is built from
+            on multi-behaviour data (``data.behavior_graph``).
     """
 
     name: str
@@ -83,6 +89,8 @@ class InteractionData:
     report: dict[str, Any] = field(default_factory=dict)
     social: SocialGraph | None = None
     kg: KnowledgeGraph | None = None
+    behaviors: MultiBehavior | None = None
+    behavior_graph: str = "target"
 
     @property
     def n_users(self) -> int:
@@ -122,9 +130,14 @@ class InteractionData:
     @cached_property
     def norm_adj(self):
         """Symmetrically normalised bipartite adjacency ``D^-1/2 A D^-1/2`` of the training
-        graph, a ``[U+I, U+I]`` torch sparse CSR tensor on the CPU (built once, cached)."""
+        graph, a ``[U+I, U+I]`` torch sparse CSR tensor on the CPU (built once, cached). On
+        multi-behaviour data: the target behaviour's graph, or with ``behavior_graph="merged"``
+        the graph of the pairs of every behaviour."""
         from ssrec.data.graph import normalized_adjacency
 
+        if self.behaviors is not None and self.behavior_graph == "merged":
+            # every behaviour's pairs as one graph; the training positives stay the target's
+            return self.behaviors.norm_adj(None)
         return normalized_adjacency(self.train.user, self.train.item, self.n_users, self.n_items)
 
     @cached_property
@@ -149,7 +162,7 @@ class InteractionData:
             }
 
         carved = self.report.get("split", {}).get("validation", {}).get("method") in \
-            ("holdout_from_train", "last_from_train")
+            ("holdout_from_train", "last_from_train", "one_from_train")
         tu = np.concatenate([self.train.user, self.valid.user]) if carved else self.train.user
         ti = np.concatenate([self.train.item, self.valid.item]) if carved else self.train.item
         return {
@@ -162,6 +175,7 @@ class InteractionData:
             "fit": stats(self.train.user, self.train.item),
             "social": self.report.get("social"),
             "kg": self.report.get("kg"),
+            "behaviors": self.report.get("behaviors"),
             "report": self.report,
         }
 
@@ -213,11 +227,14 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
                               f"graph; datasets with one: {_kg_datasets()}")
         roles = tuple(r for r in spec.roles if (r != "social" or cfg.social)
                       and (r not in ("kg", "link") or cfg.kg))
+        target = _target_behavior(cfg, spec.behaviors, spec.target_behavior, spec.name)
         paths = locate(spec, cfg.data_dir, roles=roles, verify=cfg.verify_checksums)
         fmts = {f.role: f.format for f in spec.files}
-        return spec.name, spec, {r: (p, fmts[r]) for r, p in paths.items()}
+        return spec.name, spec, {_behavior_role(r, target): (p, fmts[r])
+                                 for r, p in paths.items()}
     p = Path(cfg.dataset).expanduser()
     if p.is_file():
+        _target_behavior(cfg, (), None, str(p))
         if cfg.kg:
             raise ConfigError(f"data.kg is set but data.dataset {str(p)!r} is a single file; "
                               "put the interactions and a kg.txt (head relation tail) file, and "
@@ -229,6 +246,20 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
                               "file into one folder and pass the folder")
         return str(p), None, {"all": (p, fmt_override)}
     if p.is_dir():
+        behaviors = _behavior_files(p)
+        if len(behaviors) >= 2:
+            target = _target_behavior(cfg, tuple(behaviors), "buy", str(p))
+            tests = [f for f in sorted(p.iterdir()) if f.is_file()
+                     and f.name.lower().startswith("test")]
+            if not tests:
+                names = ", ".join(f.name for f in behaviors.values())
+                raise DataError(f"multi-behaviour folder (files {names}) has no test* file of "
+                                f"the target behaviour {target!r}", str(p))
+            out = {_behavior_role(f"train:{b}", target): (f, fmt_override)
+                   for b, f in behaviors.items()}
+            out["test"] = (tests[0], fmt_override)
+            return str(p), None, out
+        _target_behavior(cfg, (), None, str(p))
         found: dict[str, tuple[Path, FileFormat]] = {}
         prefixes = {"train": ("train",), "valid": ("valid", "val."), "test": ("test",),
                     "social": SOCIAL_PREFIXES}
@@ -268,6 +299,69 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
     known = ", ".join(DATASETS.names())
     raise ConfigError(f"data.dataset: {cfg.dataset!r} is neither a registered dataset ({known}) "
                       "nor an existing file or folder")
+
+
+BEHAVIOR_FILE_PREFIX = "train_"
+
+
+#: the purchase funnel, earliest first: behaviours of a dataset folder with these names are
+#: ordered by it (the cascade order of MB-CGCN), other names after them by file name
+FUNNEL = ("view", "pv", "click", "fav", "collect", "cart", "buy", "purchase")
+
+
+def _behavior_files(folder: Path) -> dict[str, Path]:
+    """``{behaviour: file}`` for the ``train_<behaviour>.*`` files of a dataset folder, in
+    funnel order (:data:`FUNNEL`; other names after, by file name)."""
+    out: dict[str, Path] = {}
+    for f in sorted(folder.iterdir()):
+        n = f.name
+        if f.is_file() and n.lower().startswith(BEHAVIOR_FILE_PREFIX) and not n.endswith(".md"):
+            b = n[len(BEHAVIOR_FILE_PREFIX):].split(".", 1)[0]
+            if b and b not in out:
+                out[b] = f
+    rank = {b: (FUNNEL.index(b.lower()) if b.lower() in FUNNEL else len(FUNNEL), k)
+            for k, b in enumerate(out)}
+    return {b: out[b] for b in sorted(out, key=rank.__getitem__)}
+
+
+def _target_behavior(cfg: DataConfig, behaviors: tuple[str, ...], default: str | None,
+                     where: str) -> str | None:
+    """The target behaviour of a dataset with ``behaviors`` (``None`` for single-behaviour
+    data).
+
+    Raises:
+        ConfigError: ``data.target_behavior`` names no behaviour of the data, or is set on
+            single-behaviour data.
+    """
+    if not behaviors:
+        if cfg.target_behavior is not None:
+            raise ConfigError(f"data.target_behavior={cfg.target_behavior!r} is set but {where} "
+                              "has one behaviour (multi-behaviour data has one training file "
+                              "per behaviour: a registered *-mb dataset, or a folder of "
+                              "train_<behaviour>.txt files and a test file)")
+        return None
+    target = cfg.target_behavior or default
+    if target not in behaviors:
+        raise ConfigError(f"data.target_behavior: {where} has no behaviour {target!r}; its "
+                          f"behaviours: {', '.join(behaviors)}")
+    return target
+
+
+def _behavior_role(role: str, target: str | None) -> str:
+    """``train:<target>`` → ``train``; ``train:<other>`` → ``behavior:<other>``."""
+    if not role.startswith("train:"):
+        return role
+    b = role.split(":", 1)[1]
+    return "train" if b == target else f"behavior:{b}"
+
+
+def is_multi_behavior(cfg: DataConfig) -> bool:
+    """Whether the dataset named by ``cfg`` has several behaviours (a registered dataset with
+    ``train:<behaviour>`` files, or a folder with two or more ``train_<behaviour>.*`` files)."""
+    if cfg.dataset in DATASETS:
+        return bool(DATASETS.get(cfg.dataset).behaviors)
+    p = Path(cfg.dataset).expanduser()
+    return p.is_dir() and len(_behavior_files(p)) >= 2
 
 
 def _default_split(spec: DatasetSpec | None, roles: Iterable[str], sequential: bool = False
@@ -396,14 +490,35 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     report: dict[str, Any] = {"files": {r: str(p) for r, (p, _) in files.items()}}
     social_file = files.pop("social", None)
     kg_file, link_file = files.pop("kg", None), files.pop("link", None)
+    # auxiliary behaviours (the target's training file is "train"): always training rows
+    beh_files = {r.split(":", 1)[1]: files.pop(r) for r in list(files)
+                 if r.startswith("behavior:")}
+    behavior_names: tuple[str, ...] = ()
+    target: str | None = None
+    if not beh_files and cfg.behavior_graph != "target":
+        raise ConfigError(f"data.behavior_graph={cfg.behavior_graph} needs multi-behaviour data, "
+                          f"but {name} has one behaviour")
+    if beh_files:
+        behavior_names = (spec.behaviors if spec is not None
+                          else tuple(_behavior_files(Path(name))))
+        target = _target_behavior(cfg, behavior_names,
+                                  spec.target_behavior if spec is not None else "buy", name)
+        if cfg.k_core > 1:
+            raise ConfigError("data.k_core is not supported on multi-behaviour data (which "
+                              "behaviours would count toward the core is a protocol choice "
+                              "of its own); set data.k_core=0")
 
     raws: dict[str, RawInteractions] = {}
     # read in time order (train, valid, test): ``order`` then follows it across files
     for role in sorted(files, key=lambda r: ("all", "train", "valid", "test").index(r)):
         path, fmt = files[role]
         raws[role] = read_interactions(path, fmt)
+    aux_raws = {b: read_interactions(path, fmt) for b, (path, fmt) in beh_files.items()}
     report["rows_read"] = {r: len(x) for r, x in raws.items()}
     report["layout"] = {r: x.layout for r, x in raws.items()}
+    for b, x in aux_raws.items():
+        report["rows_read"][f"behavior:{b}"] = len(x)
+        report["layout"][f"behavior:{b}"] = x.layout
     negatives = {r: x.negatives_skipped for r, x in raws.items() if x.negatives_skipped}
     if negatives:
         report["label_negatives_skipped"] = negatives
@@ -439,8 +554,9 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
 
     # -- intern raw ids globally (all files) -------------------------------------------------
     roles = list(raws)
-    all_u = np.concatenate([raws[r].user for r in roles])
-    all_i = np.concatenate([raws[r].item for r in roles])
+    # auxiliary rows are interned with the rest: an item only viewed gets an id too
+    all_u = np.concatenate([raws[r].user for r in roles] + [x.user for x in aux_raws.values()])
+    all_i = np.concatenate([raws[r].item for r in roles] + [x.item for x in aux_raws.values()])
     u_vocab, u_codes = np.unique(all_u, return_inverse=True)
     i_vocab, i_codes = np.unique(all_i, return_inverse=True)
     u_codes = u_codes.reshape(-1).astype(np.int64)
@@ -457,12 +573,22 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
         tables[r] = _Table(u_codes[sl], i_codes[sl], raw.rating, raw.timestamp,
                            np.arange(offset, offset + n, dtype=np.int64))
         offset += n
+    aux: dict[str, _Table] = {}
+    for b, raw in aux_raws.items():
+        n = len(raw)
+        sl = slice(offset, offset + n)
+        aux[b] = _Table(u_codes[sl], i_codes[sl], raw.rating, raw.timestamp,
+                        np.arange(offset, offset + n, dtype=np.int64))
+        offset += n
 
     # -- 3. duplicates -------------------------------------------------------------------------
     collapse = cfg.dedup is not False  # "auto" without a model (see DataConfig.dedup)
     dups = {}
     for r in roles:
         tables[r], dups[r] = _dedup(tables[r], n_i_codes, collapse)
+    aux_dups = {}
+    for b in aux:  # repeated rows of a behaviour are one edge of its graph: always collapsed
+        aux[b], aux_dups[b] = _dedup(aux[b], n_i_codes, True)
     report["dedup"] = collapse
     report["duplicates_collapsed"] = dups if collapse else {r: 0 for r in dups}
     if not collapse:
@@ -472,6 +598,10 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     method = cfg.split
     if method == "default":
         method = _default_split(spec, tables)
+    if aux and method != "given":
+        raise ConfigError(f"data.split={method}: multi-behaviour data ({name}) is evaluated on "
+                          "its given test file of the target behaviour; use data.split=given "
+                          "(the default)")
     if method == "given" and "test" not in tables:
         raise ConfigError(f"data.split=given needs a test file, but {name} has only "
                           f"{', '.join(roles)}; use split=ratio, loo or temporal")
@@ -542,8 +672,20 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
         report["targets_also_in_train"] = overlap
 
     # -- validation hold-out -------------------------------------------------------------
+    valid_method = cfg.valid_method
+    if valid_method == "auto":
+        valid_method = "one" if aux else "random"
     if valid is None:
-        if cfg.valid_ratio > 0 and cfg.valid_method == "last":
+        if cfg.valid_ratio > 0 and valid_method == "one":
+            # carved from the target behaviour's rows only ("train" here): never auxiliary ones
+            mask = splits.one_per_user(train.u, np.random.default_rng([seed, 29]))
+            valid = train.take(np.flatnonzero(mask))
+            train = train.take(np.flatnonzero(~mask))
+            split_desc["validation"] = {
+                "method": "one_from_train", "per_user": 1, "seed": seed,
+                "carved_from_train": int(mask.sum()),
+                **({"behavior": target} if aux else {})}
+        elif cfg.valid_ratio > 0 and valid_method == "last":
             mask = splits.last_per_user(train.u, train.t, train.order)
             valid = train.take(np.flatnonzero(mask))
             train = train.take(np.flatnonzero(~mask))
@@ -573,7 +715,10 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     # -- 7. id maps from training, cold users/items ---------------------------------------------
     # with cold="keep" the maps also cover the evaluation splits' users and items (an id and an
     # untrained embedding each); the training codes come first in the concatenation
-    known = [train] + ([valid, test] if cfg.cold == "keep" else [])
+    known = [train] + list(aux.values()) + ([valid, test] if cfg.cold == "keep" else [])
+    # users and items of any training behaviour are known (not cold)
+    fit_u = np.concatenate([train.u] + [t.u for t in aux.values()])
+    fit_i = np.concatenate([train.i] + [t.i for t in aux.values()])
     users, cu = IdMap.from_values(u_vocab[np.concatenate([t.u for t in known])])
     items, ci = IdMap.from_values(i_vocab[np.concatenate([t.i for t in known])])
     tu, ti = cu[:train.u.size], ci[:train.i.size]
@@ -585,8 +730,8 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     def index(tab: _Table, sname: str) -> Interactions:
         uu = u_lookup[tab.u]
         ii = i_lookup[tab.i]
-        cold_u = ~np.isin(tab.u, train.u)
-        cold_i = ~np.isin(tab.i, train.i)
+        cold_u = ~np.isin(tab.u, fit_u)
+        cold_i = ~np.isin(tab.i, fit_i)
         cold = cold_u | cold_i
         report.setdefault("cold", {})[sname] = {
             "users": int(np.unique(tab.u[cold_u]).size),
@@ -604,6 +749,9 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
         return Interactions(uu[keep], ii[keep], None if tab.t is None else tab.t[keep],
                             tab.order[keep])
 
+    # the target behaviour's training rows as read (validation rows included, before any
+    # cold drop), for the per-behaviour counts
+    target_rows = _Table.cat([train, valid]) if aux else None
     train_i = Interactions(tu, ti, train.t, train.order)
     valid_i = index(valid, "valid")
     test_i = index(test, "test")
@@ -686,5 +834,45 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
                  d["self_loop"], d["duplicate"], d["dangling"], report["kg"]["linked_items"],
                  kg.n_items, lk)
 
+    behaviors = None
+    if aux:
+        assert target is not None
+        rows = {b: Interactions(u_lookup[t.u], i_lookup[t.i], t.t, t.order)
+                for b, t in aux.items()}
+        rows[target] = train_i
+        behaviors = MultiBehavior(behavior_names, target, rows, len(users), len(items))
+        report["behaviors"] = _behavior_report(behaviors, aux_dups, target_rows, valid_i,
+                                               test_i, cfg.behavior_graph)
+        log.info("%s: behaviours %s (target %s): %s training rows", name,
+                 ", ".join(behavior_names), target,
+                 ", ".join(f"{b} {len(rows[b])}" for b in behavior_names))
+
     return InteractionData(name=name, users=users, items=items, train=train_i, valid=valid_i,
-                           test=test_i, report=report, social=social, kg=kg)
+                           test=test_i, report=report, social=social, kg=kg,
+                           behaviors=behaviors, behavior_graph=cfg.behavior_graph)
+
+
+def _behavior_report(mb: MultiBehavior, dups: dict[str, int], target_rows: _Table,
+                     valid: Interactions, test: Interactions, graph: str) -> dict[str, Any]:
+    """The ``report["behaviors"]`` block: order, target, rows per behaviour (the target's with
+    its validation rows, ``fit`` without), repeated rows collapsed per auxiliary behaviour, and
+    how many evaluation pairs each auxiliary behaviour already holds (they stay candidates)."""
+    per = mb.describe()
+    t = per[mb.target]
+    fit = mb.train[mb.target]
+    t["fit"] = len(fit)
+    t["interactions"] = int(target_rows.u.size)
+    t["users"] = int(np.unique(target_rows.u).size)
+    t["items"] = int(np.unique(target_rows.i).size)
+    aux = {b: mb.csr(b) for b in mb.auxiliary}
+    return {
+        "order": list(mb.names),
+        "target": mb.target,
+        "auxiliary": list(mb.auxiliary),
+        "train": per,
+        "duplicates_collapsed": dups,
+        "test_pairs_in": overlap_counts(test.user, test.item, aux),
+        "valid_pairs_in": overlap_counts(valid.user, valid.item, aux),
+        "masked": [mb.target],
+        "graph": graph,
+    }

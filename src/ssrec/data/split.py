@@ -149,6 +149,26 @@ def last_per_user(user: np.ndarray, timestamp: np.ndarray | None,
     return out
 
 
+def one_per_user(user: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One random interaction of each user, for a validation split shaped like a leave-one-out
+    test (multi-behaviour data hold out one target purchase per user). A user with a single
+    interaction keeps it (never marked), so no user disappears from training.
+
+    Args:
+        user: ``int64 [N]``.
+        rng: draws the held-out row of each user (uniform over the user's rows).
+
+    Returns:
+        ``bool [N]``, True for exactly one row of every user with at least two rows.
+    """
+    n = user.size
+    srt = np.lexsort((rng.random(n), user))  # users' rows in a random order
+    rank, size = _group_ranks(user, srt)
+    out = np.zeros(n, dtype=bool)
+    out[srt[(rank == 0) & (size >= 2)]] = True
+    return out
+
+
 def temporal_split(timestamp: np.ndarray, ratios: Sequence[float]) -> np.ndarray:
     """Global temporal cut: the latest ``test`` fraction of all interactions is test, the
     ``valid`` fraction before it validation, the rest train (ties keep row order).

@@ -144,8 +144,17 @@ class Evaluator:
                           "train (validation items stay candidates)")
         else:
             masked = "none (items of the user's history may be recommended)"
+        mb = getattr(self.data, "behaviors", None)
+        if mb is not None and self.ranking != "sampled" and self.exclude_seen:
+            # the mask is built from ``data.train``/``valid``: the target behaviour's rows only
+            masked += (f" of the {mb.target} behaviour only; the user's "
+                       f"{', '.join(mb.auxiliary)} items stay candidates")
         out: dict[str, Any] = {"ranking": self.ranking, "exclude_seen": self.exclude_seen,
                                "masked_items": masked}
+        if mb is not None:
+            out["behaviors"] = {"target": mb.target,
+                                "masked": [mb.target] if self.exclude_seen else [],
+                                "not_masked": list(mb.auxiliary)}
         if self.ranking == "sampled":
             out["sampled_negatives"] = {
                 "per_user": self.n_negatives, "distribution": self.negatives_kind,

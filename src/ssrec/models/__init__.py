@@ -21,6 +21,7 @@ from ssrec.models.graph.sgl import SGL
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
 from ssrec.models.knowledge import KGCL, KGIN, KGRec
+from ssrec.models.multi_behavior import CML, MBCGCN, MBGCN
 from ssrec.models.social.mhcn import MHCN
 from ssrec.models.social.sept import SEPT
 from ssrec.models.sequential import SKNN, BERT4Rec, CL4SRec, DuoRec, SASRec, Sequential, Transition
@@ -36,6 +37,7 @@ from ssrec.models.configs import (  # noqa: E402  (after the models: they fill t
 __all__ = [
     "BERT4Rec",
     "BUIR",
+    "CML",
     "CL4SRec",
     "DirectAU",
     "DuoRec",
@@ -48,6 +50,8 @@ __all__ = [
     "LightGCL",
     "LightGCN",
     "LossOutput",
+    "MBCGCN",
+    "MBGCN",
     "MF",
     "MHCN",
     "MixGCF",

@@ -96,7 +96,8 @@ class Recommender(nn.Module):
         name: registry name (set by :func:`register_model`).
         Config: the model's config class.
         paper: citation of the paper the model implements.
-        family: ``"general"``, ``"graph"``, ``"social"``, ``"knowledge"`` or ``"sequential"``.
+        family: ``"general"``, ``"graph"``, ``"social"``, ``"knowledge"``,
+            ``"multi_behavior"`` or ``"sequential"``.
         trainable: False for models fitted in closed form at build time (MostPop, ItemKNN);
             the trainer then skips the optimisation loop.
         batch_kind: the registered sampler that produces this model's batches.
@@ -106,6 +107,9 @@ class Recommender(nn.Module):
         needs_kg: the model reads ``data.kg`` (the item knowledge graph); the run recipe then
             loads the dataset with ``data.kg=true``, and :meth:`build` raises a
             :class:`~ssrec.errors.ConfigError` for data without one.
+        needs_behaviors: the model reads ``data.behaviors`` (one graph per behaviour: view,
+            cart, buy); :meth:`build` raises a :class:`~ssrec.errors.ConfigError` for
+            single-behaviour data.
         exclude_seen_default: whether evaluation removes the items of the user's history from
             the ranking when ``eval.exclude_seen`` is not set (True; sequential models: False,
             as in their papers, which may recommend an item again).
@@ -119,6 +123,7 @@ class Recommender(nn.Module):
     batch_kind: ClassVar[str] = "pairwise"
     needs_social: ClassVar[bool] = False
     needs_kg: ClassVar[bool] = False
+    needs_behaviors: ClassVar[bool] = False
     exclude_seen_default: ClassVar[bool] = True
 
     def __init__(self, cfg: ModelConfig, data: InteractionData):
@@ -160,6 +165,12 @@ class Recommender(nn.Module):
                 "was loaded without one: load it with data.kg=true (`ssrec train` does this for "
                 "knowledge-graph models) from a dataset that has one (lastfm-kg, ml-100k-kg, or "
                 "a folder with a kg.txt of 'head relation tail' lines)")
+        if cls.needs_behaviors and getattr(data, "behaviors", None) is None:
+            raise ConfigError(
+                f"{cls.name or cls.__name__} is a multi-behaviour model, but dataset "
+                f"{data.name!r} has one behaviour: use a dataset with one training file per "
+                "behaviour (tmall-mb, retailrocket-mb, beibei-mini-mb, or a folder of "
+                "train_<behaviour>.txt files and a test file of the target behaviour)")
         if cfg is None:
             cfg = cls.Config()
         elif isinstance(cfg, dict):

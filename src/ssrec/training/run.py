@@ -30,7 +30,8 @@ import yaml
 import ssrec
 from ssrec.config import RunConfig, build_config
 from ssrec.data.catalog import sha256_file
-from ssrec.data.dataset import InteractionData, load_dataset, resolve_default_split
+from ssrec.data.dataset import (InteractionData, is_multi_behavior, load_dataset,
+                                 resolve_default_split)
 from ssrec.errors import ConfigError, SsrecError
 from ssrec.evaluation import Evaluator, resolve_exclude_seen
 from ssrec.models import dump_config, model_class, model_config
@@ -99,6 +100,7 @@ def protocol(cfg: RunConfig, data: InteractionData, evaluated: dict[str, int],
         "train_interactions": len(data.train),
         "social": _social_summary(rep.get("social")),
         "kg": _kg_summary(rep.get("kg")),
+        "behaviors": _behavior_summary(rep.get("behaviors"), test_desc.get("behaviors")),
     }
     if "sampled_negatives" in test_desc:
         out["sampled_negatives"] = test_desc["sampled_negatives"]
@@ -245,11 +247,26 @@ def read_per_user(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         raise SsrecError(f"{path}: cannot read per-user results ({exc})") from None
 
 
+def _behavior_summary(rep: dict[str, Any] | None, masked: dict[str, Any] | None
+                      ) -> dict[str, Any] | None:
+    """The protocol's multi-behaviour block: target, which behaviours were masked at
+    evaluation, which graph single-graph models used, training rows per behaviour."""
+    if not rep:
+        return None
+    return {"target": rep["target"], "order": rep["order"],
+            "masked": (masked or {}).get("masked", rep["masked"]),
+            "not_masked": (masked or {}).get("not_masked", rep["auxiliary"]),
+            "graph": rep["graph"],
+            "train_interactions": {b: v["interactions"] for b, v in rep["train"].items()},
+            "test_pairs_in": rep["test_pairs_in"]}
+
+
 def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     """``cfg`` with the options its model decides resolved: ``data.social=true`` for a model
     with ``needs_social``; ``data.kg=true`` for a model with ``needs_kg``;
     ``data.valid_method="auto"`` made ``"last"`` for sequential models
-    (the last training item of each history is held out) and ``"random"`` otherwise; and
+    (the last training item of each history is held out), ``"one"`` on multi-behaviour data
+    (one target-behaviour row per user) and ``"random"`` otherwise; and
     ``eval.exclude_seen=null`` made the model family's default (False for sequential models,
     True otherwise); ``data.split="default"`` made the split it means for this dataset and
     model (:func:`~ssrec.data.dataset.resolve_default_split`: the given test file, else
@@ -286,7 +303,8 @@ def resolve_data_needs(cfg: RunConfig) -> RunConfig:
     if kg:
         cfg.data.kg = True
     if auto:
-        cfg.data.valid_method = "last" if model_cls.family == "sequential" else "random"
+        cfg.data.valid_method = ("last" if model_cls.family == "sequential" else
+                                 "one" if is_multi_behavior(cfg.data) else "random")
     if seen:
         cfg.eval.exclude_seen = resolve_exclude_seen(cfg.eval, model_cls)
     _check_repeats(cfg)
@@ -304,8 +322,8 @@ def _warn_family_protocol(sequential: bool, split: str, other: str) -> None:
     if (sequential, split) in _WARNED:
         return
     _WARNED.add((sequential, split))
-    family, others = (("sequential", "general, graph, social and knowledge") if sequential else
-                      ("general, graph, social and knowledge", "sequential"))
+    rest = "general, graph, social, knowledge and multi-behaviour"
+    family, others = (("sequential", rest) if sequential else (rest, "sequential"))
     history, other_history = ("allowed", "masked") if sequential else ("masked", "allowed")
     log.warning("protocol: split %s with the user's history %s at evaluation, the %s models' "
                 "default on this data; %s models default to split %s with the history %s. "

@@ -1,5 +1,6 @@
 """Reusable layers."""
 
+from ssrec.models.layers.behavior import behavior_messages, cascade_propagate
 from ssrec.models.layers.knn import (
     cosine_topk,
     csr_buffers,
@@ -19,6 +20,7 @@ from ssrec.models.layers.propagation import (
     spmm,
 )
 
-__all__ = ["SpmmCounter", "cosine_topk", "csr_buffers", "csr_rows", "csr_rows_dense",
+__all__ = ["SpmmCounter", "behavior_messages", "cascade_propagate",
+           "cosine_topk", "csr_buffers", "csr_rows", "csr_rows_dense",
            "csr_rows_times", "csr_tensor", "ema_", "layer_mean", "propagate",
            "propagate_layers", "propagate_rows", "relation_aggregate", "segment_softmax", "spmm"]

@@ -1,0 +1,9 @@
+"""Multi-behaviour recommenders (family ``"multi_behavior"``): they read ``data.behaviors``
+(one user–item graph per behaviour: view, cart, buy) and predict the target behaviour."""
+
+from ssrec.models.multi_behavior.base import MultiBehaviorCF
+from ssrec.models.multi_behavior.cml import CML
+from ssrec.models.multi_behavior.mbcgcn import MBCGCN
+from ssrec.models.multi_behavior.mbgcn import MBGCN
+
+__all__ = ["CML", "MBCGCN", "MBGCN", "MultiBehaviorCF"]

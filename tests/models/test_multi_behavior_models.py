@@ -1,0 +1,148 @@
+"""Multi-behaviour layers and models against dense references."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ssrec.models import MODELS
+from ssrec.models.layers import behavior_messages, cascade_propagate
+
+
+def _dense_adjs(model):
+    return [a.to_dense() for a in model.behavior_adjs()]
+
+
+def _lightgcn(adj, x, n):
+    layers = [x]
+    for _ in range(n):
+        layers.append(adj @ layers[-1])
+    return torch.stack(layers).mean(0)
+
+
+def test_cascade_propagate_matches_a_dense_chain():
+    torch.manual_seed(0)
+    adjs = [torch.rand(5, 5) for _ in range(3)]
+    adjs = [(a + a.T).to_sparse_csr() for a in adjs]
+    ego = torch.randn(5, 4)
+    w = [torch.randn(4, 4) for _ in range(2)]
+    outs = cascade_propagate(adjs, ego, [1, 2, 3], [lambda x, m=m: x @ m for m in w])
+    dense = [a.to_dense() for a in adjs]
+    e1 = _lightgcn(dense[0], ego, 1)
+    e2 = _lightgcn(dense[1], e1 @ w[0], 2)
+    e3 = _lightgcn(dense[2], e2 @ w[1], 3)
+    for got, ref in zip(outs, (e1, e2, e3)):
+        torch.testing.assert_close(got, ref)
+    torch.testing.assert_close(behavior_messages(adjs, ego),
+                               torch.stack([a @ ego for a in dense]))
+    with pytest.raises(ValueError, match="3 behaviour graphs need 3 layer counts and 2"):
+        cascade_propagate(adjs, ego, [1, 2], [lambda x: x] * 2)
+
+
+def test_mbcgcn_sums_the_cascade_view_cart_buy(planted_mb):
+    torch.manual_seed(0)
+    model = MODELS.get("MBCGCN").build(planted_mb, {"n_layers": 2, "embedding_dim": 8})
+    assert model.cascade == ("view", "cart", "buy")
+    nu = planted_mb.n_users
+    ego = model.ego().detach()
+    a = _dense_adjs(model)
+
+    def tr(x, k):
+        return torch.cat([x[:nu] @ model.w_user[k].detach(), x[nu:] @ model.w_item[k].detach()])
+
+    e1 = _lightgcn(a[0], ego, 2)
+    e2 = _lightgcn(a[1], tr(e1, 0), 2)
+    e3 = _lightgcn(a[2], tr(e2, 1), 2)
+    users, items = model.embeddings()
+    torch.testing.assert_close(users.detach(), (e1 + e2 + e3)[:nu])
+    torch.testing.assert_close(items.detach(), (e1 + e2 + e3)[nu:])
+    # the buy graph is the fit rows only (validation buys are not edges)
+    fit = torch.from_numpy(planted_mb.train_csr.toarray() > 0)
+    assert torch.equal(a[2][:nu, nu:] > 0, fit)
+
+
+def test_cml_encoder_matches_the_dense_formula(planted_mb):
+    torch.manual_seed(0)
+    model = MODELS.get("CML").build(planted_mb, {"n_layers": 2, "embedding_dim": 6})
+    nu = planted_mb.n_users
+    a = _dense_adjs(model)
+    h = model.ego().detach()
+    shared, per = [], []
+    for layer in range(2):
+        wu, wi = model.w_user[layer].detach(), model.w_item[layer].detach()
+
+        def lin(x):
+            return torch.cat([x[:nu] @ wu, x[nu:] @ wi])
+
+        m = [adj @ h for adj in a]
+        h = torch.sigmoid(lin(sum(m) / len(m)))
+        shared.append(h)
+        per.append(torch.stack([torch.sigmoid(lin(x)) for x in m]))
+    hs = torch.cat(shared, -1)
+    ref = torch.cat([hs[:nu] @ model.cat_user.detach(), hs[nu:] @ model.cat_item.detach()])
+    hp = torch.cat(per, -1)
+    ref_k = torch.cat([hp[:, :nu] @ model.cat_user.detach(),
+                       hp[:, nu:] @ model.cat_item.detach()], dim=1)
+    got, got_k = model.encode()
+    torch.testing.assert_close(got.detach(), ref)
+    torch.testing.assert_close(got_k.detach(), ref_k)
+
+
+def test_cml_meta_term_reaches_only_the_meta_network(planted_mb):
+    from ssrec.sampling import make_sampler
+
+    torch.manual_seed(0)
+    model = MODELS.get("CML").build(planted_mb)
+    model.train()
+    batch = next(iter(make_sampler("behavior_pairwise", planted_mb, 64, 0).epoch()))
+    out = model.loss(batch)
+    assert set(out.parts) == {"bpr", "bpr_aux", "cl", "reg", "meta"}
+    out.parts["meta"].backward()
+    meta = {id(p) for p in model.meta_net.parameters()}
+    for p in model.parameters():
+        if id(p) in meta:
+            assert p.grad is not None and p.grad.abs().sum() > 0
+        else:
+            assert p.grad is None or p.grad.abs().sum() == 0
+    # without meta weighting: no meta part and every behaviour weighs 1
+    plain = MODELS.get("CML").build(planted_mb, {"meta": False})
+    assert "meta" not in plain.loss(batch).parts
+
+
+def test_mbgcn_scores_match_the_dense_formula(planted_mb):
+    torch.manual_seed(0)
+    model = MODELS.get("MBGCN").build(planted_mb, {"n_layers": 2, "embedding_dim": 4,
+                                                   "item_weight": 0.3})
+    with torch.no_grad():
+        model.log_w.copy_(torch.tensor([0.5, -0.2, 0.1]))  # w_t away from 1
+    mb = planted_mb.behaviors
+    r = [torch.from_numpy(mb.csr(b).toarray()).float() for b in model.cascade]  # [U, I] each
+    n = torch.stack([x.sum(1) for x in r], 1)  # [U, K]
+    w = model.log_w.detach().exp()
+    alpha = n * w / (n * w).sum(1, keepdim=True)
+
+    def mean_rows(m):
+        return m / m.sum(1, keepdim=True).clamp(min=1)
+
+    merged = (sum(r) > 0).float()
+    p0, q0 = model.user_embedding.weight.detach(), model.item_embedding.weight.detach()
+    p, q, ps, qs = p0, q0, [p0], [q0]
+    for layer in range(2):
+        wl = model.w[layer].detach()
+        agg_u = sum(alpha[:, t:t + 1] * (mean_rows(r[t]) @ q) for t in range(3))
+        p, q = agg_u @ wl, (mean_rows(merged.T) @ p) @ wl
+        ps.append(p)
+        qs.append(q)
+    y = torch.cat(ps, 1) @ torch.cat(qs, 1).T  # [U, I] user-based part
+    for t in range(3):
+        co = r[t].T @ r[t]  # [I, I], counted co-interactions, the item itself included
+        s = q0
+        for layer in range(2):
+            s = (mean_rows(co) @ s) @ model.w_item[t][layer].detach()
+        y = y + 0.3 * (mean_rows(r[t]) @ s) @ s.T
+    model.eval()
+    with torch.no_grad():
+        got = model.score(torch.arange(planted_mb.n_users))
+    torch.testing.assert_close(got, y, rtol=1e-4, atol=1e-5)
+    a = model.importance().detach()
+    torch.testing.assert_close(a, alpha)
