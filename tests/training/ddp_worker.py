@@ -5,8 +5,9 @@ Several runs share one launch (one process group), because starting torchrun and
 torch dominate the tests' time on a 2-core CI machine.
 
 Modes:
-    ``toy``: LightGCN on the planted data ``DATA`` (a folder with train.txt / test.txt):
-        ``OUT/full`` 3 epochs; ``OUT/resumed`` 2 epochs, then resumed to 3.
+    ``toy``: LightGCN on the planted data ``DATA`` (a folder with train.txt / test.txt), 25
+        interactions per rank: ``OUT/full`` 3 epochs; ``OUT/resumed`` 2 epochs, then resumed
+        to 3.
     ``lastfm``: LightGCN, SimGCL and SASRec, 1 epoch each, into ``OUT/<model>``; then the
         sharded evaluation of a freshly built LightGCN (fixed weights), whose per-user values
         rank 0 writes to ``OUT/sharded_eval.npz`` with the weights in ``OUT/weights.pt``.
@@ -31,10 +32,11 @@ from ssrec.utils import distributed
 EVAL_METRICS = ["recall", "ndcg", "precision", "hit", "mrr", "coverage", "gini", "avgpop"]
 
 
-def toy_config(data: str, out: str, epochs: int):
-    # batch 50 over 240 interactions: 5 batches, the last of 40 rows (uneven shards are
-    # weighted, see shard_batch); 1 thread, as torchrun gives each rank
-    return load_config(None, [f"train.epochs={epochs}", "train.batch_size=50",
+def toy_config(data: str, out: str, epochs: int, batch_size: int = 25):
+    # 25 per rank on 2 ranks = a global batch of 50 over the planted data's ~320 training
+    # interactions: the last batch is short and splits unevenly (its shards are weighted, see
+    # shard_batch); 1 thread, as torchrun gives each rank
+    return load_config(None, [f"train.epochs={epochs}", f"train.batch_size={batch_size}",
                               "train.progress=false", "train.lr=0.01", "data.valid_ratio=0.1",
                               "eval.ks=[5]", "train.num_threads=1"],
                        **{"model.name": "LightGCN", "data.dataset": data, "output_dir": out,

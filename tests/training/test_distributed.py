@@ -78,15 +78,15 @@ def losses(run_dir: Path) -> list[float]:
 
 
 def test_two_ranks_equal_one_process_at_the_same_global_batch(tmp_path):
-    """A 2-rank LightGCN run on planted data ends where the 1-process run ends (same global
-    batch, uneven last batch included), and a 2-rank run resumed after epoch 2 of 3 ends
-    exactly where the uninterrupted 2-rank run ends."""
+    """A 2-rank LightGCN run on planted data (25 interactions per rank) ends where the
+    1-process run with batches of 50 ends (an uneven last batch included), and a 2-rank run
+    resumed after epoch 2 of 3 ends exactly where the uninterrupted 2-rank run ends."""
     data = write_planted(tmp_path / "toy")
     finish(torchrun([str(WORKER), "toy", str(tmp_path / "ddp"), str(data)], _env()))
     torch.set_num_threads(1)
     try:
         from ddp_worker import toy_config
-        single = run(toy_config(str(data), str(tmp_path / "single"), 3))
+        single = run(toy_config(str(data), str(tmp_path / "single"), 3, batch_size=50))
     finally:
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
     ddp = tmp_path / "ddp" / "full"

@@ -120,11 +120,13 @@ class Trainer:
 
     **Distributed** (a process group of ``W`` > 1 ranks, see :mod:`ssrec.utils.distributed`):
     every rank runs this loop on its own copy of the model, wrapped in
-    :class:`~torch.nn.parallel.DistributedDataParallel`. Every rank draws the same global
-    batches (``train.batch_size`` rows, the sampler seeded alike) and trains on its contiguous
-    share of each (:func:`~ssrec.sampling.shard_batch`, about ``batch_size / W`` rows, its loss
-    weighted so that the averaged gradient is the whole batch's); so ``train.batch_size`` is
-    the **global** batch and the number of steps per epoch does not depend on ``W``. At each
+    :class:`~torch.nn.parallel.DistributedDataParallel`. ``train.batch_size`` is the batch
+    **per rank**: every rank draws the same global batches of ``W × batch_size`` rows (the
+    sampler seeded alike, so the batches are those of one process run with that batch size)
+    and trains on its contiguous share of each (:func:`~ssrec.sampling.shard_batch`, its loss
+    weighted so that the averaged gradient is the whole batch's). An epoch thus has ``W`` times
+    fewer steps, and each rank runs ``W`` times fewer full-graph propagations; a run on ``W``
+    ranks follows the single-process run with ``batch_size × W`` (up to float rounding). At each
     epoch start the run's generator is seeded alike on every rank (from the seed and the epoch)
     before ``model.on_epoch_start``, so augmented graphs and other drawn state agree, and the
     model's :attr:`~ssrec.models.base.Recommender.synced_attributes` are then copied from rank
@@ -182,8 +184,9 @@ class Trainer:
                                       f"models; {model.name} trains on {model.batch_kind!r} "
                                       "batches")
                 options["user_uniform"] = True
-            self.sampler = make_sampler(model.batch_kind, data, train.batch_size, seed,
-                                        self.device, **options)
+            # distributed: the global batch, of which each rank trains on its share
+            self.sampler = make_sampler(model.batch_kind, data, train.batch_size * self.world,
+                                        seed, self.device, **options)
             self.optimizer = torch.optim.Adam(model.parameters(), lr=train.lr,
                                               weight_decay=train.weight_decay)
         self._ddp: torch.nn.Module | None = None
