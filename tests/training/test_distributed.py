@@ -77,6 +77,28 @@ def losses(run_dir: Path) -> list[float]:
     return [r["loss"]["total"] for r in lines if "loss" in r]
 
 
+def test_shards_cover_the_batch_and_their_weights_give_the_batch_mean():
+    """Contiguous shards of 7 rows over 3 ranks (2, 2, 3 rows); the mean over ranks of the
+    weighted shard means is the batch mean; a rank left without rows gets row 0 at weight 0;
+    the per-batch distinct users are left to be recomputed."""
+    from ssrec.sampling import PairBatch, shard_batch
+
+    users = torch.tensor([5, 1, 5, 2, 9, 9, 3])
+    batch = PairBatch(users, users + 10, (users + 20).unsqueeze(1), torch.unique(users),
+                      torch.unique(users + 10))
+    loss = users.double()  # a per-row loss
+    shards = [shard_batch(batch, r, 3) for r in range(3)]
+    assert [s.users.tolist() for s, _ in shards] == [[5, 1], [5, 2], [9, 9, 3]]
+    assert [w for _, w in shards] == pytest.approx([6 / 7, 6 / 7, 9 / 7])
+    assert all(s.unique_users is None and s.unique_pos is None for s, _ in shards)
+    assert torch.equal(shards[2][0].neg, torch.tensor([[29], [29], [23]]))
+    means = [w * loss[a:b].mean() for (_, w), (a, b) in zip(shards, [(0, 2), (2, 4), (4, 7)])]
+    assert float(sum(means) / 3) == pytest.approx(float(loss.mean()))
+    small = PairBatch(users[:1], users[:1], users[:1].unsqueeze(1))
+    assert [(s.users.tolist(), w) for s, w in (shard_batch(small, r, 2) for r in range(2))] == [
+        ([5], 0.0), ([5], 2.0)]
+
+
 def test_two_ranks_equal_one_process_at_the_same_global_batch(tmp_path):
     """A 2-rank LightGCN run on planted data (25 interactions per rank) ends where the
     1-process run with batches of 50 ends (an uneven last batch included), and a 2-rank run

@@ -344,7 +344,8 @@ class Evaluator:
                 values[row, start:start + users.size] = block[key].cpu().numpy()
             if tops is not None:
                 tops[start:start + users.size, :top.shape[1]] = top.cpu().numpy()
-        values = distributed.all_reduce_sum_numpy(values)
+        if acc_keys:  # only list metrics asked for: nothing to reduce here
+            values = distributed.all_reduce_sum_numpy(values)
         for row, key in enumerate(acc_keys):
             out[key] = values[row]
         if tops is not None:
