@@ -129,6 +129,7 @@ for name in ("LightGCN", "SimGCL"):
         trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device=dev)
         torch.cuda.reset_peak_memory_stats(dev)
         with deterministic_kernels(cfg.train.deterministic):  # as a run trains
+            model.on_fit_start(trainer._ctx(0))
             warm = sync_time(lambda: trainer.train_epoch(1))
             epochs = [sync_time(lambda e=e: trainer.train_epoch(e)) for e in (2, 3)]
         evals = [sync_time(lambda: trainer.test_eval.evaluate(model)) for _ in range(2)]
