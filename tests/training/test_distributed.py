@@ -18,7 +18,6 @@ import pytest
 import torch
 
 from conftest import REPO, require_dataset, write_planted
-from ssrec.config import load_config
 from ssrec.data import load_dataset
 from ssrec.evaluation import Evaluator
 from ssrec.training import run
