@@ -85,7 +85,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             Path(args.out) / "config.yaml").is_file():
         raise SsrecError(f"{args.out} already holds a run (config.yaml); pass --resume to "
                          "continue it, --overwrite to replace it, or choose another --out")
-    result = run(cfg, resume=args.resume, allow_data_change=args.allow_data_change)
+    from ssrec.utils import distributed
+    try:  # under torchrun: every rank trains, rank 0 writes and prints
+        result = run(cfg, resume=args.resume, allow_data_change=args.allow_data_change)
+        main = distributed.is_main()
+    finally:
+        distributed.shutdown()
+    if not main:
+        return 0
     out = {"best_epoch": result.best_epoch, "test": result.test, "run_dir": result.run_dir}
     if args.json:
         print(json.dumps(out, indent=2))

@@ -155,7 +155,8 @@ class TrainConfig(Section):
 
     Attributes:
         epochs: maximum number of epochs (each visits every training interaction once).
-        batch_size: interactions per mini-batch.
+        batch_size: interactions per mini-batch; under distributed training (torchrun), per
+            rank: the global batch is ``batch_size × world size``.
         lr: Adam learning rate.
         weight_decay: Adam weight decay (models add their own L2 on batch embeddings; keep 0).
         eval_every: validate every this many epochs.

@@ -315,3 +315,19 @@ def test_edge_dropout_adjacency_is_the_normalised_graph_of_the_kept_edges():
     torch.testing.assert_close(adj.to_dense(), dinv[:, None] * a * dinv[None, :])
     full = edge_dropout_adjacency(u, i, 4, 4, 0.0)
     torch.testing.assert_close(full.to_dense(), normalized_adjacency(u, i, 4, 4).to_dense())
+
+
+def test_off_the_cpu_the_noise_never_reaches_the_numba_kernel(monkeypatch):
+    """The compiled kernel reads host memory: a tensor on another device (``meta`` here, CUDA
+    in use) takes the tensor operations, which run on its device."""
+    from ssrec.augment import embedding
+
+    def kernel(*args):
+        raise AssertionError("the CPU kernel was called for a tensor off the CPU")
+
+    monkeypatch.setattr(embedding, "_kernel", kernel)
+    x = torch.empty(300, 64, device="meta")
+    y = uniform_noise(x, 0.1)
+    assert y.device.type == "meta" and y.shape == (300, 64)
+    with pytest.raises(AssertionError, match="CPU kernel"):  # the CPU path does use it
+        uniform_noise(torch.randn(3, 4), 0.1)

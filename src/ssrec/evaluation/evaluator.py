@@ -12,6 +12,7 @@ import torch
 import ssrec.evaluation.metrics as M
 from ssrec.evaluation.beyond import LIST_METRICS, ListMetrics
 from ssrec.models.base import Recommender
+from ssrec.utils import distributed
 from ssrec.utils.perf import release_free_memory
 
 if TYPE_CHECKING:
@@ -36,6 +37,13 @@ class Evaluator:
     top-K (user, item) keys in the sorted target keys; per-user metric values are stored and
     averaged once at the end (so block size never changes a result). Peak memory is one
     ``[block_size, I]`` score block, never ``O(U × I)``.
+
+    **Distributed** (a process group of ``W`` > 1 ranks): :meth:`scores` ranks block ``b``
+    (users ``b * block_size`` onwards) on rank ``b mod W`` only, and the per-user values and
+    top-K lists are summed over ranks into arrays where each user was written by exactly one
+    rank (a sum with zeros is exact), so every rank returns the single-process values bit for
+    bit: each block is scored with the same users, shapes and kernels as in one process.
+    Each rank still runs ``model.on_eval_start`` (e.g. a full graph propagation) in full.
 
     **Sampled ranking** (``ranking="sampled"``). Each evaluated user's targets are ranked
     against ``n_negatives`` items drawn once, at construction, without replacement from the items
@@ -209,10 +217,19 @@ class Evaluator:
         return torch.device("cpu")
 
     @torch.no_grad()
-    def ranked_blocks(self, model: Recommender, k: int | None = None
+    def ranked_blocks(self, model: Recommender, k: int | None = None,
+                      shard: tuple[int, int] = (0, 1)
                       ) -> Iterator[tuple[int, np.ndarray, torch.Tensor, torch.Tensor]]:
         """Yield ``(start, users [B], top [B, K], hits [B, K])`` per block of evaluated users:
-        the top-``K`` item indices after masking, and whether each is a target."""
+        the top-``K`` item indices after masking, and whether each is a target.
+
+        Args:
+            model: the model to rank with.
+            k: list length (default: the largest configured K).
+            shard: ``(rank, world)``: yield only the blocks ``b`` with ``b % world == rank``
+                (default ``(0, 1)``: every block).
+        """
+        rank, world = shard
         device = self._device(model)
         kmax = k or self.ks[-1]
         was_training = model.training
@@ -227,6 +244,8 @@ class Evaluator:
                           device=device) if writes else None
         try:
             for start in range(0, self.n_users, self.block_size):
+                if (start // self.block_size) % world != rank:
+                    continue
                 users = self.users[start:start + self.block_size]
                 u = torch.from_numpy(users).to(device)
                 scores = model.score_into(u, None if buf is None else buf[:users.size])
@@ -306,6 +325,9 @@ class Evaluator:
                             self.metrics)
         out = {f"{m}@{k}": np.zeros(self.n_users) for m in self.metrics for k in self.ks
                if m not in lists.catalogue_metrics}
+        world = distributed.world_size()
+        if world > 1:
+            return self._sharded_scores(model, accuracy, lists, out)
         for start, users, top, hits in self.ranked_blocks(model):
             n_rel = torch.from_numpy(self.n_targets[start:start + users.size]).to(hits.device)
             values = M.compute(hits, n_rel, self.ks, accuracy)
@@ -313,6 +335,38 @@ class Evaluator:
                 values.update(lists.update(top))
             for key, v in values.items():
                 out[key][start:start + users.size] = v.cpu().numpy()
+        return out, lists.catalogue()
+
+    def _sharded_scores(self, model: Recommender, accuracy: list[str], lists: ListMetrics,
+                        out: dict[str, np.ndarray]
+                        ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """:meth:`scores` over this rank's blocks, summed over ranks (see the class docs)."""
+        acc_keys = [f"{m}@{k}" for m in accuracy for k in self.ks]
+        kmax = self.ks[-1]
+        values = np.zeros((len(acc_keys), self.n_users))  # [metrics, users], float64
+        tops = np.zeros((self.n_users, kmax), dtype=np.int64) if lists.active else None
+        shard = (distributed.rank(), distributed.world_size())
+        for start, users, top, hits in self.ranked_blocks(model, shard=shard):
+            n_rel = torch.from_numpy(self.n_targets[start:start + users.size]).to(hits.device)
+            block = M.compute(hits, n_rel, self.ks, accuracy)
+            for row, key in enumerate(acc_keys):
+                values[row, start:start + users.size] = block[key].cpu().numpy()
+            if tops is not None:
+                tops[start:start + users.size, :top.shape[1]] = top.cpu().numpy()
+        if acc_keys:  # only list metrics asked for: nothing to reduce here
+            values = distributed.all_reduce_sum_numpy(values)
+        for row, key in enumerate(acc_keys):
+            out[key] = values[row]
+        if tops is not None:
+            tops = distributed.all_reduce_sum_numpy(tops)
+            width = min(kmax, self.data.n_items)  # topk's list length (fewer items than K)
+            device = self._device(model)  # the same kernels as one process uses
+            # the list metrics over every block in order, as one process accumulates them
+            for start in range(0, self.n_users, self.block_size):
+                stop = min(start + self.block_size, self.n_users)
+                block = lists.update(torch.from_numpy(tops[start:stop, :width]).to(device))
+                for key, v in block.items():
+                    out[key][start:stop] = v.cpu().numpy()
         return out, lists.catalogue()
 
     def summarise(self, per_user: dict[str, np.ndarray], catalogue: dict[str, float]

@@ -113,6 +113,11 @@ class Recommender(nn.Module):
         exclude_seen_default: whether evaluation removes the items of the user's history from
             the ranking when ``eval.exclude_seen`` is not set (True; sequential models: False,
             as in their papers, which may recommend an item again).
+        synced_attributes: names of attributes that :meth:`on_epoch_start` computes without a
+            bit-exact guarantee across processes (e.g. NCL's k-means prototypes); under
+            distributed training the trainer copies rank 0's values to every rank after the
+            hook. State drawn from the hook's generator needs no entry: every rank's generator
+            is seeded alike at each epoch start.
     """
 
     name: ClassVar[str] = ""
@@ -125,6 +130,7 @@ class Recommender(nn.Module):
     needs_kg: ClassVar[bool] = False
     needs_behaviors: ClassVar[bool] = False
     exclude_seen_default: ClassVar[bool] = True
+    synced_attributes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: ModelConfig, data: InteractionData):
         super().__init__()

@@ -24,8 +24,47 @@ class Batch:
 
         return type(self)(**{f.name: move(getattr(self, f.name)) for f in fields(self)})
 
+    #: fields that describe the whole batch rather than one row each (recomputed, or left
+    #: ``None``, in a slice of rows)
+    batch_fields: ClassVar[tuple[str, ...]] = ()
+
     def __len__(self) -> int:
         return int(getattr(self, fields(self)[0].name).shape[0])
+
+    def rows(self, start: int, stop: int) -> Batch:
+        """Rows ``start:stop`` of every per-row field (views, no copy); the
+        :attr:`batch_fields` become ``None``."""
+        def cut(f: str) -> torch.Tensor | None:
+            t = getattr(self, f)
+            return None if t is None or f in self.batch_fields else t[start:stop]
+
+        return type(self)(**{f.name: cut(f.name) for f in fields(self)})
+
+
+def shard_batch(batch: Batch, rank: int, world: int) -> tuple[Batch, float]:
+    """Rank ``rank``'s share of a global batch under data parallelism, and its loss weight.
+
+    The ``B`` rows are cut into ``world`` contiguous slices of ``B // world`` or
+    ``B // world + 1`` rows. The weight ``n_rank * world / B`` makes the average over ranks of
+    the weighted per-rank mean losses (what DistributedDataParallel's gradient averaging
+    computes) equal the mean loss of the whole batch, so a loss that averages over rows gets
+    the single-process gradient even for a last batch that does not split evenly. A rank whose
+    slice is empty (``B < world``) gets row 0 with weight 0: it must still take part in the
+    gradient all-reduce.
+
+    Args:
+        batch: the global batch ``[B, ...]`` (the same on every rank).
+        rank: this process's rank, ``0 <= rank < world``.
+        world: number of processes.
+
+    Returns:
+        ``(shard, weight)``.
+    """
+    n = len(batch)
+    start, stop = n * rank // world, n * (rank + 1) // world
+    if stop > start:
+        return batch.rows(start, stop), (stop - start) * world / n
+    return batch.rows(0, 1), 0.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +86,8 @@ class PairBatch(Batch):
     neg: torch.Tensor
     unique_users: torch.Tensor | None = None
     unique_pos: torch.Tensor | None = None
+
+    batch_fields: ClassVar[tuple[str, ...]] = ("unique_users", "unique_pos")
 
     def distinct_users(self) -> torch.Tensor:
         """Sorted distinct users of the batch ``[B_u]``."""

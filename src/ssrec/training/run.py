@@ -38,6 +38,7 @@ from ssrec.models import dump_config, model_class, model_config
 from ssrec.models.base import Recommender
 from ssrec.training.callbacks import ConsoleLogger, CurvesPlot, JsonlLogger, TensorBoardLogger
 from ssrec.training.trainer import RunResult, Trainer
+from ssrec.utils import distributed
 from ssrec.utils.device import resolve_device
 from ssrec.utils.io import (_atomic, append_jsonl, atomic_write_json, atomic_write_text,
                              remove_partial_writes)
@@ -365,6 +366,13 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     ``score_test=False`` never ranks the test split (model selection, e.g. a tuning trial):
     ``results.json``'s ``test`` is empty and ``test_scored`` false.
 
+    Started by torchrun as one of several processes (``WORLD_SIZE`` > 1), the run joins the
+    process group (:func:`ssrec.utils.distributed.setup`) and trains under
+    DistributedDataParallel (see :class:`~ssrec.training.trainer.Trainer`): every rank loads the
+    data and builds the model; rank 0 alone prepares and writes the run folder (its decisions,
+    the folder's name and any refusal are broadcast, so every rank fails alike) and logs at
+    INFO level; the other ranks log errors only and return the same result.
+
     Returns:
         The :class:`~ssrec.training.trainer.RunResult`; ``results.json`` holds the same numbers
         plus the protocol.
@@ -376,7 +384,10 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     """
     model_config(cfg)  # a bad model key fails before any data is read
     cfg = resolve_data_needs(cfg)
-    device = resolve_device(cfg.device)
+    device = distributed.setup(resolve_device(cfg.device))
+    main = distributed.is_main()
+    if not main:  # one log for the run: rank 0's (the ranks run the same code)
+        logging.getLogger("ssrec").setLevel(logging.ERROR)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     seed_everything(cfg.seed)
@@ -385,41 +396,32 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
     load_seconds = time.perf_counter() - t0
     model = build_model(cfg, data)
     run_dir = None
-    cbs: list[Any] = [ConsoleLogger()]
+    cbs: list[Any] = [ConsoleLogger()] if main else []
     resuming = False
     meta = run_meta(cfg, data)
     created = False
     before: dict[str, Any] = {}
     if write:
-        run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
-        created = not run_dir.exists()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        partial = remove_partial_writes(run_dir)
-        if partial:
-            log.warning("%s: removed the unfinished temporary file(s) of %s (the run was killed "
-                        "while saving)", run_dir, ", ".join(partial))
-        text = dump_config(cfg)
-        if resume and (run_dir / "config.yaml").is_file():
-            diff = _config_difference((run_dir / "config.yaml").read_text(), text)
-            if diff is not None:
-                raise SsrecError(f"cannot resume {run_dir}: its config.yaml differs from this "
-                                 f"configuration ({diff}); use the same settings or another "
-                                 "output folder (the budget keys "
-                                 f"{', '.join(sorted(BUDGET_KEYS))} may change)")
-        if resume and (run_dir / "last.pt").is_file():
-            check_inputs(run_dir, _saved_meta(run_dir / "last.pt"), meta, allow_data_change)
-            resuming = True
-        else:
-            if resume:
-                log.warning("--resume: %s holds no last.pt (%s), so training starts from "
-                            "epoch 1", run_dir, "its first save was interrupted"
-                            if "last.pt" in partial else "no epoch was completed")
-            _clear_run_files(run_dir)  # a new run never sits beside an old run's results
-        before = {n: _stamp(run_dir / n) for n in _WRITTEN_FILES}
-        atomic_write_text(run_dir / "config.yaml", text)
-        cbs.append(CurvesPlot(run_dir, title=f"{model.name} on {data.name}"))
-        if cfg.train.tensorboard:
-            cbs.append(TensorBoardLogger(run_dir / "tensorboard"))
+        folder: tuple[str, bool, bool, dict[str, Any]] | None = None
+        error: str | None = None
+        if main:
+            try:
+                folder = _prepare_run_dir(cfg, resume, meta, allow_data_change)
+            except SsrecError as exc:
+                if not distributed.active():
+                    raise
+                error = str(exc)
+        if distributed.active():  # every rank fails alike, or uses rank 0's folder
+            folder, error = distributed.broadcast_object((folder, error))
+        if error is not None:
+            raise SsrecError(error)
+        assert folder is not None
+        path, created, resuming, before = folder
+        run_dir = Path(path)
+        if main:
+            cbs.append(CurvesPlot(run_dir, title=f"{model.name} on {data.name}"))
+            if cfg.train.tensorboard:
+                cbs.append(TensorBoardLogger(run_dir / "tensorboard"))
     elif resume:
         raise SsrecError("resume needs a run folder (write=True)")
     log.info("%s on %s: %d users, %d items, %d train / %d valid / %d test interactions; "
@@ -427,20 +429,22 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
              len(data.valid), len(data.test), device)
     try:
         trainer = Trainer(model, data, cfg.train, cfg.eval, seed=cfg.seed, device=device,
-                          run_dir=run_dir, callbacks=cbs + list(callbacks or []))
+                          run_dir=run_dir if main else None,
+                          callbacks=cbs + list(callbacks or []))
         trainer.run_meta = meta
         if resuming and run_dir is not None:
             trainer.resume(run_dir)
-        if run_dir is not None:
+        if run_dir is not None and main:
             trainer.callbacks.append(JsonlLogger(
                 run_dir / "log.jsonl", keep_epochs=trainer.state.epoch if resuming else None))
         result = trainer.fit(score_test=score_test)
     except Exception as exc:
-        if run_dir is not None and not resuming:
+        if run_dir is not None and not resuming and main:
             _discard_failed_run(run_dir, created, before, exc)
         raise
     result.seconds["load"] = load_seconds
-    if run_dir is not None:
+    result.run_dir = None if run_dir is None else str(run_dir)
+    if run_dir is not None and main:
         evaluated = {"test": trainer.test_eval.n_users,
                      "valid": trainer.valid_eval.n_users if trainer.valid_eval else 0}
         if result.test_per_user:
@@ -460,13 +464,55 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
             "seconds": result.seconds,
             "environment": {"ssrec": ssrec.__version__, "torch": torch.__version__,
                             "python": platform.python_version(), "device": str(device),
-                            "threads": torch.get_num_threads()},
+                            "threads": torch.get_num_threads(),
+                            "world_size": distributed.world_size()},
         })
         log.info("results written to %s", run_dir / "results.json")
     return result
 
 
 _WRITTEN_FILES = ("config.yaml", "log.jsonl", "checkpoint.pt", "last.pt")
+
+
+def _prepare_run_dir(cfg: RunConfig, resume: bool, meta: dict[str, Any],
+                     allow_data_change: bool) -> tuple[str, bool, bool, dict[str, Any]]:
+    """Create or check the run folder and write its ``config.yaml`` (see :func:`run`).
+
+    Returns:
+        ``(folder, created, resuming, before)``: whether this call created the folder, whether
+        training continues from its ``last.pt``, and the files' stamps before this run.
+
+    Raises:
+        SsrecError: a resume whose saved config differs, or whose inputs changed.
+    """
+    run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    partial = remove_partial_writes(run_dir)
+    if partial:
+        log.warning("%s: removed the unfinished temporary file(s) of %s (the run was killed "
+                    "while saving)", run_dir, ", ".join(partial))
+    text = dump_config(cfg)
+    if resume and (run_dir / "config.yaml").is_file():
+        diff = _config_difference((run_dir / "config.yaml").read_text(), text)
+        if diff is not None:
+            raise SsrecError(f"cannot resume {run_dir}: its config.yaml differs from this "
+                             f"configuration ({diff}); use the same settings or another "
+                             "output folder (the budget keys "
+                             f"{', '.join(sorted(BUDGET_KEYS))} may change)")
+    resuming = False
+    if resume and (run_dir / "last.pt").is_file():
+        check_inputs(run_dir, _saved_meta(run_dir / "last.pt"), meta, allow_data_change)
+        resuming = True
+    else:
+        if resume:
+            log.warning("--resume: %s holds no last.pt (%s), so training starts from "
+                        "epoch 1", run_dir, "its first save was interrupted"
+                        if "last.pt" in partial else "no epoch was completed")
+        _clear_run_files(run_dir)  # a new run never sits beside an old run's results
+    before = {n: _stamp(run_dir / n) for n in _WRITTEN_FILES}
+    atomic_write_text(run_dir / "config.yaml", text)
+    return str(run_dir), created, resuming, before
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from ssrec.data.dataset import InteractionData
 from ssrec.errors import ConfigError, SsrecError
 from ssrec.evaluation import Evaluator
 from ssrec.evaluation.beyond import LIST_METRICS
-from ssrec.models.base import Recommender, TrainContext
-from ssrec.sampling import make_sampler
+from ssrec.models.base import LossOutput, Recommender, TrainContext
+from ssrec.sampling import make_sampler, shard_batch
+from ssrec.utils import distributed
 from ssrec.utils.io import atomic_save_torch, atomic_write_json
 from ssrec.utils.perf import deterministic_kernels, tune_malloc
 from ssrec.utils.seed import torch_generator
@@ -94,6 +96,19 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
+class _LossModule(torch.nn.Module):
+    """``model.loss(batch)`` as a ``forward``, for DistributedDataParallel: DDP all-reduces
+    gradients only for a backward pass that follows a call of the wrapped module."""
+
+    def __init__(self, model: Recommender):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        out = self.model.loss(batch)
+        return out.total, out.parts  # a tuple and a dict: DDP finds the tensors in them
+
+
 class Trainer:
     """Optimises a :class:`~ssrec.models.base.Recommender` on ``data``.
 
@@ -106,6 +121,24 @@ class Trainer:
     ``checkpoint.pt`` atomically); after ``patience`` validations without improvement, training
     stops, but never before ``min_epochs`` nor while the first validation is still the best
     (:attr:`TrainerState.may_stop`). Then the best weights are restored and the **test split is scored once**.
+
+    **Distributed** (a process group of ``W`` > 1 ranks, see :mod:`ssrec.utils.distributed`):
+    every rank runs this loop on its own copy of the model, wrapped in
+    :class:`~torch.nn.parallel.DistributedDataParallel`. ``train.batch_size`` is the batch
+    **per rank**: every rank draws the same global batches of ``W × batch_size`` rows (the
+    sampler seeded alike, so the batches are those of one process run with that batch size)
+    and trains on its contiguous share of each (:func:`~ssrec.sampling.shard_batch`, its loss
+    weighted so that the averaged gradient is the whole batch's). An epoch thus has ``W`` times
+    fewer steps, and each rank runs ``W`` times fewer full-graph propagations; a run on ``W``
+    ranks follows the single-process run with ``batch_size × W`` (up to float rounding). At each
+    epoch start the run's generator is seeded alike on every rank (from the seed and the epoch)
+    before ``model.on_epoch_start``, so augmented graphs and other drawn state agree, and the
+    model's :attr:`~ssrec.models.base.Recommender.synced_attributes` are then copied from rank
+    0; the global torch and NumPy generators (dropout) are seeded per rank and epoch. Epoch
+    losses are averaged over ranks; evaluation is sharded over blocks of users and gathered
+    (:meth:`~ssrec.evaluation.Evaluator.scores`), so every rank sees the single-process
+    metrics and takes the same early-stopping decision. Only rank 0 writes files (pass
+    ``run_dir=None`` elsewhere); :meth:`resume` reads on rank 0 and broadcasts.
 
     Args:
         model: the model (already on ``device`` or moved there).
@@ -140,6 +173,7 @@ class Trainer:
             raise ConfigError(f"train.monitor {self.monitor!r} is a list metric; model "
                               "selection maximises an accuracy metric (ndcg, recall, ...)")
         self.state = TrainerState()
+        self.rank, self.world = distributed.rank(), distributed.world_size()
         tune_malloc()
         self.model.to(self.device)
         self.generator = torch_generator(seed + 1, self.device)
@@ -154,10 +188,26 @@ class Trainer:
                                       f"models; {model.name} trains on {model.batch_kind!r} "
                                       "batches")
                 options["user_uniform"] = True
-            self.sampler = make_sampler(model.batch_kind, data, train.batch_size, seed,
-                                        self.device, **options)
+            # distributed: the global batch, of which each rank trains on its share
+            self.sampler = make_sampler(model.batch_kind, data, train.batch_size * self.world,
+                                        seed, self.device, **options)
             self.optimizer = torch.optim.Adam(model.parameters(), lr=train.lr,
                                               weight_decay=train.weight_decay)
+        self._ddp: torch.nn.Module | None = None
+        if model.trainable and self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+            # find_unused_parameters: a model's loss need not touch every parameter in every
+            # step (scoring-only tables, warm-up phases); broadcast_buffers off: buffers
+            # (graphs, caches) are built identically on every rank and may be sparse. Its
+            # replacement, forward_sync_buffers=False, still copies buffers at construction,
+            # so the deprecation warning is silenced instead
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*broadcast_buffers",
+                                        category=FutureWarning)
+                self._ddp = DistributedDataParallel(
+                    _LossModule(model), device_ids=[self.device.index]
+                    if self.device.type == "cuda" else None, broadcast_buffers=False,
+                    find_unused_parameters=True)
         self.valid_eval = (Evaluator.from_config(data, "valid", evaluation, model, seed)
                            if len(data.valid) else None)
         self.test_eval = Evaluator.from_config(data, "test", evaluation, model, seed)
@@ -187,18 +237,28 @@ class Trainer:
         assert self.sampler is not None and self.optimizer is not None
         model, opt = self.model, self.optimizer
         model.train()
+        if self.world > 1:
+            self._seed_epoch(epoch)
         model.on_epoch_start(self._ctx(epoch))
+        if self.world > 1:
+            distributed.sync_attributes(model, type(model).synced_attributes, self.device)
         sums: dict[str, torch.Tensor] = {}
         n_batches = 0
         # disable=None: tqdm shows the bar only when stderr is a terminal (not in a log file)
         bar = tqdm(total=len(self.sampler), desc=f"epoch {epoch}/{self.cfg.epochs}",
-                   disable=None if self.cfg.progress else True, leave=False, unit="batch",
-                   dynamic_ncols=True)
+                   disable=None if self.cfg.progress and self.rank == 0 else True,
+                   leave=False, unit="batch", dynamic_ncols=True)
         with bar:
             for batch in self.sampler.epoch():
+                weight = 1.0
                 opt.zero_grad(set_to_none=True)
-                out = model.loss(batch)
-                out.total.backward()
+                if self._ddp is not None:
+                    batch, weight = shard_batch(batch, self.rank, self.world)
+                    out = LossOutput(*self._ddp(batch))
+                    (out.total * weight).backward()  # DDP averages the weighted gradients
+                else:
+                    out = model.loss(batch)
+                    out.total.backward()
                 if self.cfg.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
                 try:
@@ -213,16 +273,30 @@ class Trainer:
                 model.on_after_step()
                 parts = {"total": out.total, **out.parts}
                 for k, v in parts.items():
-                    v = v.detach()
+                    v = v.detach() * weight if self.world > 1 else v.detach()
                     sums[k] = sums[k] + v if k in sums else v
                 n_batches += 1
                 bar.update(1)
         model.on_epoch_end(self._ctx(epoch))
+        if self.world > 1 and sums:
+            # the mean over ranks of the weighted shard losses is the global batch's mean
+            keys = sorted(sums)
+            total = distributed.all_reduce_sum(torch.stack([sums[k].float() for k in keys]))
+            sums = dict(zip(keys, total / self.world))
         means = {k: float(v) / max(n_batches, 1) for k, v in sums.items()}  # one sync per part
         if not all(math.isfinite(v) for v in means.values()):
             raise TrainingError(f"non-finite loss in epoch {epoch}: {means}; lower train.lr or "
                                 "check the model's hyper-parameters")
         return means
+
+    def _seed_epoch(self, epoch: int) -> None:
+        """Distributed runs: seed the run's generator alike on every rank (epoch hooks draw the
+        same views) and the global torch / NumPy generators per rank (dropout masks differ
+        between shards, as they do between rows). Derived from the seed and the epoch, so a
+        resumed run continues exactly whichever rank saved ``last.pt``."""
+        self.generator.manual_seed(distributed.seed_mix(self.seed, 1, epoch))
+        torch.manual_seed(distributed.seed_mix(self.seed, 2, epoch, self.rank))
+        np.random.seed(distributed.seed_mix(self.seed, 3, epoch, self.rank) % 2**32)
 
     def _snapshot(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
@@ -267,10 +341,20 @@ class Trainer:
         """
         run_dir = Path(run_dir)
         last = run_dir / "last.pt"
-        if not last.is_file() or not self.model.trainable:
+        if not self.model.trainable:
             return False
-        # our own file: it holds NumPy's RNG state, which the weights-only loader refuses
-        ck = torch.load(last, map_location="cpu", weights_only=False)
+        ck, best_state = None, None
+        if self.rank == 0 and last.is_file():
+            # our own file: it holds NumPy's RNG state, which the weights-only loader refuses
+            ck = torch.load(last, map_location="cpu", weights_only=False)
+            best = run_dir / "checkpoint.pt"
+            if ck.get("trainer", {}).get("best_epoch", 0) > 0 and best.is_file():
+                best_state = torch.load(best, map_location="cpu",
+                                        weights_only=True)["state_dict"]
+        if self.world > 1:  # the other ranks need not see the run folder (another machine)
+            ck, best_state = distributed.broadcast_object((ck, best_state))
+        if ck is None:
+            return False
         if ck.get("model") != self.model.name:
             raise SsrecError(f"{last} belongs to model {ck.get('model')!r}, not "
                              f"{self.model.name!r}")
@@ -291,10 +375,8 @@ class Trainer:
         self.generator.set_state(ck["generator"])
         np.random.set_state(ck["numpy_rng"])
         self.state = TrainerState(**ck["trainer"])
-        best = run_dir / "checkpoint.pt"
-        if self.state.best_epoch > 0 and best.is_file():
-            self._best_state = torch.load(best, map_location="cpu",
-                                          weights_only=True)["state_dict"]
+        if best_state is not None:
+            self._best_state = best_state
         log.info("resumed %s after epoch %d (best epoch %d)", run_dir, self.state.epoch,
                  self.state.best_epoch)
         return True

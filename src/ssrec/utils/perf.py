@@ -75,11 +75,20 @@ def deterministic_kernels(enabled: bool = True) -> Iterator[None]:
     that costs a full write of each temporary (a dozen ``[U+I, D]`` fills per LightGCN step on
     gowalla) and changes no result of a correct kernel, so it is switched off here.
 
+    On CUDA, cuBLAS is deterministic only with ``CUBLAS_WORKSPACE_CONFIG`` set; it is set to
+    ``:4096:8`` (PyTorch's advice) when unset, before the first cuBLAS call of the process
+    where a run enables this (it is read when cuBLAS creates its handle).
+
     Args:
         enabled: False runs the block with the default (non-deterministic) kernels.
     """
+    import os
+
     import torch
     import torch.utils.deterministic as det
+
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
     previous = (torch.are_deterministic_algorithms_enabled(),
                 torch.is_deterministic_algorithms_warn_only_enabled(),

@@ -83,6 +83,8 @@ class NCL(GraphCF):
     """
 
     Config = NCLConfig
+    # faiss's threaded k-means may differ in the last bits between processes: rank 0's wins
+    synced_attributes = ("_protos",)
     paper = ("Lin et al., Improving Graph Collaborative Filtering with Neighborhood-enriched "
              "Contrastive Learning, WWW 2022")
 
