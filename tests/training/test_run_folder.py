@@ -193,3 +193,35 @@ def test_sequential_best_at_the_last_epoch_warns_in_results(planted_seq_file, tm
     cfg = _cfg(planted_seq_file, tmp_path / "t", "Transition", epochs=3)
     run(cfg)
     assert json.loads((tmp_path / "t" / "results.json").read_text())["warnings"] == []
+
+
+def test_a_run_made_before_an_option_existed_still_loads_and_resumes(planted_dir, tmp_path):
+    """An option added to ssrec (here ``data.behavior_graph``) takes its default for runs made
+    before it: they are neither "changed" nor refused as files of different runs."""
+    import torch
+    import yaml
+
+    from ssrec.training.run import config_sha
+
+    out = tmp_path / "run"
+    run(_cfg(planted_dir, out, "MF", epochs=2))
+    raw = yaml.safe_load((out / "config.yaml").read_text())
+    assert raw["data"].pop("behavior_graph") == "target"
+    old = yaml.safe_dump(raw, sort_keys=False)
+    (out / "config.yaml").write_text(old)  # as an older ssrec wrote it, with its sha below
+    for name in ("checkpoint.pt", "last.pt"):
+        ck = torch.load(out / name, weights_only=False)
+        ck["meta"]["config_sha256"] = config_sha(old)
+        torch.save(ck, out / name)
+    res = json.loads((out / "results.json").read_text())
+    res["meta"]["config_sha256"] = config_sha(old)
+    (out / "results.json").write_text(json.dumps(res))
+
+    assert load_run(out).data.n_users > 0
+    resumed = run(_cfg(planted_dir, out, "MF", epochs=3), resume=True)
+    assert resumed.epochs_run == 3
+    assert "behavior_graph" not in (out / "config.yaml").read_text()  # its identity is kept
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["epochs"] == 3
+    load_run(out)
+    with pytest.raises(SsrecError, match="model.l2_reg"):  # a real difference still counts
+        run(_cfg(planted_dir, out, "MF", epochs=4, extra=["model.l2_reg=0.5"]), resume=True)

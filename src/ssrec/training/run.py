@@ -166,12 +166,30 @@ def config_identity(text: str) -> dict[str, Any]:
     return {k: v for k, v in _flat(yaml.safe_load(text) or {}).items() if k not in BUDGET_KEYS}
 
 
+def config_sha(text: str) -> str:
+    """sha256 of a dumped config's identity (:func:`config_identity`): what ``checkpoint.pt``,
+    ``last.pt`` and ``results.json`` record, so that files of different runs are told apart."""
+    return hashlib.sha256(json.dumps(config_identity(text), sort_keys=True).encode()).hexdigest()
+
+
+def _with_todays_defaults(text: str) -> str:
+    """A saved config rebuilt by this version: settings it lacks (options added since the run
+    was made) take their defaults, so adding an option does not make older runs differ. The
+    text itself when it no longer builds (an option that was removed: a real difference)."""
+    try:
+        with quiet():
+            return dump_config(resolve_data_needs(build_config(yaml.safe_load(text) or {})))
+    except (ConfigError, SsrecError, TypeError, ValueError):
+        return text
+
+
 def _config_difference(old: str | None, new: str) -> str | None:
     """The first differing setting of two dumped configs outside :data:`BUDGET_KEYS`, as
-    ``key: old -> new``; None when they agree."""
+    ``key: old -> new``; None when they agree. A setting missing from ``old`` counts as its
+    default today."""
     if old is None:
         return "the folder has no config.yaml"
-    a, b = config_identity(old), config_identity(new)
+    a, b = config_identity(_with_todays_defaults(old)), config_identity(new)
     # the model first: another model changes every model key, and its name says why
     for key in sorted(set(a) | set(b), key=lambda k: (k != "model.name", k)):
         if a.get(key, "<unset>") != b.get(key, "<unset>"):
@@ -179,13 +197,27 @@ def _config_difference(old: str | None, new: str) -> str | None:
     return None
 
 
+def _with_budget_of(saved: str, new: str) -> str:
+    """``saved`` with the :data:`BUDGET_KEYS` of ``new`` (a resume may change the budget; the
+    rest of a run's config.yaml stays as the run wrote it, so its identity is kept)."""
+    raw, fresh = yaml.safe_load(saved) or {}, _flat(yaml.safe_load(new) or {})
+    for key in sorted(BUDGET_KEYS):
+        if key not in fresh:
+            continue
+        *path, last = key.split(".")
+        node = raw
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = fresh[key]
+    return yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
+
+
 def run_meta(cfg: RunConfig, data: InteractionData) -> dict[str, Any]:
     """What identifies a run's weights: the sha256 of its config identity
     (:func:`config_identity`) and of every input file, by role."""
-    ident = json.dumps(config_identity(dump_config(cfg)), sort_keys=True)
     inputs = {role: {"path": path, "sha256": sha256_file(Path(path))}
               for role, path in sorted(data.report.get("files", {}).items())}
-    return {"config_sha256": hashlib.sha256(ident.encode()).hexdigest(), "inputs": inputs}
+    return {"config_sha256": config_sha(dump_config(cfg)), "inputs": inputs}
 
 
 def _saved_meta(path: Path) -> dict[str, Any]:
@@ -411,8 +443,8 @@ def run(cfg: RunConfig, callbacks: list[Any] | None = None, write: bool = True,
                 if not distributed.active():
                     raise
                 error = str(exc)
-        if distributed.active():  # every rank fails alike, or uses rank 0's folder
-            folder, error = distributed.broadcast_object((folder, error))
+        if distributed.active():  # every rank fails alike, or uses rank 0's folder and meta
+            folder, error, meta = distributed.broadcast_object((folder, error, meta))
         if error is not None:
             raise SsrecError(error)
         assert folder is not None
@@ -494,12 +526,17 @@ def _prepare_run_dir(cfg: RunConfig, resume: bool, meta: dict[str, Any],
                     "while saving)", run_dir, ", ".join(partial))
     text = dump_config(cfg)
     if resume and (run_dir / "config.yaml").is_file():
-        diff = _config_difference((run_dir / "config.yaml").read_text(), text)
+        saved = (run_dir / "config.yaml").read_text()
+        diff = _config_difference(saved, text)
         if diff is not None:
             raise SsrecError(f"cannot resume {run_dir}: its config.yaml differs from this "
                              f"configuration ({diff}); use the same settings or another "
                              "output folder (the budget keys "
                              f"{', '.join(sorted(BUDGET_KEYS))} may change)")
+        # the run keeps the identity it was started with (options added since take their
+        # defaults, see _config_difference); only its budget is updated
+        text = _with_budget_of(saved, text)
+        meta["config_sha256"] = config_sha(text)
     resuming = False
     if resume and (run_dir / "last.pt").is_file():
         check_inputs(run_dir, _saved_meta(run_dir / "last.pt"), meta, allow_data_change)
@@ -586,7 +623,7 @@ def load_run(run_dir: str | Path, data_dir: str | None = None, device: str | Non
         results = json.loads(res_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise SsrecError(f"{res_path} cannot be read ({exc})") from None
-    shas = {"config.yaml": meta["config_sha256"],
+    shas = {"config.yaml": config_sha(cfg_path.read_text()),  # as the run wrote it
             "checkpoint.pt": (ckpt.get("meta") or {}).get("config_sha256"),
             "results.json": (results.get("meta") or {}).get("config_sha256")}
     if len(set(shas.values())) > 1 or ckpt.get("model") != results.get("model"):
