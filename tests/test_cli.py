@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from conftest import require_dataset
 from ssrec.cli import main
@@ -270,3 +271,13 @@ def test_final_results_once_and_reloads_repeat_no_data_warning(tmp_path, capsys)
     for args in (("evaluate", str(out_dir)), ("recommend", str(out_dir), "--user", "u1")):
         code, _, err = run_cli(capsys, *args)
         assert code == 0 and err == ""  # said once, when the run trained
+
+
+def test_train_threads_option_sets_num_threads(planted_dir, tmp_path, capsys):
+    out = tmp_path / "threads"
+    args = ("train", "--model", "MF", "--dataset", str(planted_dir), "--epochs", "1",
+            "--out", str(out), "--no-progress", "--json")
+    assert run_cli(capsys, *args, "--threads", "1")[0] == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["num_threads"] == 1
+    code, _, err = run_cli(capsys, *args, "--overwrite", "--threads", "0")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "num_threads" in err

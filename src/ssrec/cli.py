@@ -60,6 +60,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "data.dataset": args.dataset,
         "data.data_dir": args.data_dir,
         "train.epochs": args.epochs,
+        "train.num_threads": args.threads,
         "seed": args.seed,
         "output_dir": args.out,
         "device": args.device,
@@ -533,6 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="random seed")
     t.add_argument("--out", help="run folder (default runs/<model>-<dataset>-<time>)")
     t.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    t.add_argument("--threads", type=int, help="CPU threads of the run (train.num_threads; "
+                   "default: torch's, one per core). Use 1 when other jobs share the cores: "
+                   "oversubscribed threads spin and can make a run several times slower")
     t.add_argument("--no-progress", action="store_true", help="hide progress bars")
     t.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out instead of refusing")
