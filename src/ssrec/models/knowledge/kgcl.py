@@ -16,6 +16,7 @@ from ssrec.data.graph import normalized_adjacency
 from ssrec.losses import info_nce_candidates
 from ssrec.models.base import LossOutput, TrainContext, register_model
 from ssrec.models.cf import GraphCF, GraphConfig
+from ssrec.models.knowledge.common import model_kg, register_graph_buffers
 from ssrec.models.layers import propagate, segment_softmax
 from ssrec.sampling import KGTripleSampler, PairBatch
 
@@ -110,8 +111,7 @@ class KGCL(GraphCF):
 
     def __init__(self, cfg: KGCLConfig, data: InteractionData):
         super().__init__(cfg, data)
-        kg = data.kg
-        assert kg is not None  # checked by build()
+        kg = model_kg(data, inverse=False)
         m = kg.item_mask()
         d = cfg.embedding_dim
         self.entity_embedding = nn.Embedding(kg.n_entities, d)
@@ -119,10 +119,7 @@ class KGCL(GraphCF):
         for table in (self.entity_embedding, self.relation_embedding):
             nn.init.normal_(table.weight, std=cfg.init_std or 0.1)
         self.attention = nn.Linear(2 * d, d)
-        for name, arr in (("kg_head", kg.head[m]), ("kg_relation", kg.relation[m]),
-                          ("kg_tail", kg.tail[m]), ("edge_user", data.train.user),
-                          ("edge_item", data.train.item)):
-            self.register_buffer(name, torch.as_tensor(arr, dtype=torch.long), persistent=False)
+        register_graph_buffers(self, kg.head[m], kg.relation[m], kg.tail[m], data)
         item_kg = kg.__class__(kg.head[m], kg.relation[m], kg.tail[m], kg.n_items,
                                kg.n_entities, kg.relation_names, kg.entity_ids, kg.inverse)
         self.kg_sampler = KGTripleSampler(item_kg, cfg.kg_batch_size)

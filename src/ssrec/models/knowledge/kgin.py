@@ -13,6 +13,7 @@ from ssrec.augment import drop_edges, drop_triples
 from ssrec.losses import bpr_loss, l2_regularization
 from ssrec.models.base import LossOutput, register_model
 from ssrec.models.cf import EmbeddingCF, EmbeddingConfig
+from ssrec.models.knowledge.common import model_kg, register_graph_buffers
 from ssrec.models.layers import relation_aggregate
 from ssrec.sampling import PairBatch
 
@@ -121,9 +122,7 @@ class KGIN(EmbeddingCF):
              "Recommendation, WWW 2021")
 
     def __init__(self, cfg: KGINConfig, data: InteractionData):
-        kg = data.kg
-        assert kg is not None  # checked by build()
-        kg = kg.with_inverse() if cfg.inverse_relations else kg
+        kg = model_kg(data, cfg.inverse_relations)
         self.n_entities, self.n_relations = kg.n_entities, kg.n_relations
         super().__init__(cfg, data)
         d = cfg.embedding_dim
@@ -137,10 +136,7 @@ class KGIN(EmbeddingCF):
             nn.init.normal_(self.entity_embedding.weight, std=cfg.init_std)
         for w in (self.relation_weight, self.intent_embedding, self.intent_attention):
             nn.init.xavier_uniform_(w)
-        for name, arr in (("kg_head", kg.head), ("kg_relation", kg.relation),
-                          ("kg_tail", kg.tail), ("edge_user", data.train.user),
-                          ("edge_item", data.train.item)):
-            self.register_buffer(name, torch.as_tensor(arr, dtype=torch.long), persistent=False)
+        register_graph_buffers(self, kg.head, kg.relation, kg.tail, data)
 
     def _user_item_mean(self, user: torch.Tensor, item: torch.Tensor, scale: float,
                         dtype: torch.dtype) -> torch.Tensor:

@@ -14,6 +14,7 @@ from ssrec.augment import drop_triples
 from ssrec.losses import bpr_loss, l2_regularization
 from ssrec.models.base import LossOutput, register_model
 from ssrec.models.cf import EmbeddingCF, EmbeddingConfig
+from ssrec.models.knowledge.common import model_kg, register_graph_buffers
 from ssrec.models.layers import relation_aggregate, segment_softmax
 from ssrec.sampling import PairBatch
 
@@ -116,9 +117,7 @@ class KGRec(EmbeddingCF):
         if cfg.embedding_dim % cfg.n_heads:
             raise ValueError(f"embedding_dim {cfg.embedding_dim} is not a multiple of n_heads "
                              f"{cfg.n_heads}")
-        kg = data.kg
-        assert kg is not None  # checked by build()
-        kg = kg.with_inverse() if cfg.inverse_relations else kg
+        kg = model_kg(data, cfg.inverse_relations)
         self.n_entities, self.n_relations = kg.n_entities, kg.n_relations
         super().__init__(cfg, data)
         d = cfg.embedding_dim
@@ -129,10 +128,7 @@ class KGRec(EmbeddingCF):
             nn.init.xavier_uniform_(w)
         self.mlp_ui = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
         self.mlp_kg = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
-        for name, arr in (("kg_head", kg.head), ("kg_relation", kg.relation),
-                          ("kg_tail", kg.tail), ("edge_user", data.train.user),
-                          ("edge_item", data.train.item)):
-            self.register_buffer(name, torch.as_tensor(arr, dtype=torch.long), persistent=False)
+        register_graph_buffers(self, kg.head, kg.relation, kg.tail, data)
         deg = torch.bincount(self.edge_user, minlength=self.n_users).clamp_min(1)
         self.register_buffer("edge_weight", 1.0 / deg[self.edge_user].float(), persistent=False)
 
