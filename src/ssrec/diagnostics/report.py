@@ -73,8 +73,8 @@ def equal_groups(values: np.ndarray, n_groups: int, weights: np.ndarray | None =
     return out
 
 
-def group_accuracy(evaluator: Any, model: Any, n_groups: int = 5, k: int | None = None
-                   ) -> dict[str, Any]:
+def group_accuracy(evaluator: Any, model: Any, n_groups: int = 5, k: int | None = None,
+                   per_user: bool = False) -> dict[str, Any]:
     """Accuracy by user group and by item-popularity group, from one ranking pass.
 
     * **User groups**: the evaluated users sorted by training degree (fitted interactions)
@@ -92,6 +92,9 @@ def group_accuracy(evaluator: Any, model: Any, n_groups: int = 5, k: int | None 
         model: the trained model.
         n_groups: groups on each side (default 5).
         k: cut-off (default: 20 if evaluated, else the largest of ``evaluator.ks``).
+        per_user: also return ``"item_contribution_per_user"``, ``float64 [n_groups, n]``,
+            each evaluated user's contribution per item group (column order:
+            ``evaluator.users``; not JSON-serialisable), for paired tests.
 
     Returns:
         ``{"k": K, "users": [...], "items": [...], "lists": {...}}`` where ``lists`` holds
@@ -151,9 +154,12 @@ def group_accuracy(evaluator: Any, model: Any, n_groups: int = 5, k: int | None 
     list_values = {key: float(v.mean()) for key, v in per_user_lists.items()}
     list_values.update(lists.catalogue())
     order = [f"{m}@{kk}" for m in LIST_METRICS for kk in evaluator.ks]
-    return {"k": k, f"recall@{k}": float(recall.mean()), f"ndcg@{k}": float(ndcg.mean()),
-            "users": users_out, "items": items_out,
-            "lists": {key: list_values[key] for key in order}}
+    out = {"k": k, f"recall@{k}": float(recall.mean()), f"ndcg@{k}": float(ndcg.mean()),
+           "users": users_out, "items": items_out,
+           "lists": {key: list_values[key] for key in order}}
+    if per_user:
+        out["item_contribution_per_user"] = contrib
+    return out
 
 
 def representation_diagnostics(model: Any, data: Any) -> tuple[dict[str, Any],

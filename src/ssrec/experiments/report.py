@@ -39,6 +39,10 @@ _STATIC_KEYS = ("dataset", "ranking", "ks", "exclude_seen", "masked_items", "sel
 _PER_SEED_KEYS = ("split", "evaluated_users", "cold_dropped", "n_items")
 
 
+#: the per-cell cache of :meth:`CellResult.item_groups` (summary, per-user contributions)
+GROUPS_FILES = ("item_groups_test.json", "item_groups_test.npz")
+
+
 class ProtocolMismatch(SsrecError):
     """Two cells of one table were evaluated under different protocols."""
 
@@ -60,6 +64,40 @@ class CellResult:
         if self._per_user is None:
             self._per_user = read_per_user(self.cell.run_dir / PER_USER_FILE)
         return self._per_user
+
+    def item_groups(self, n_groups: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+        """The cell's test Recall@K by item-popularity group (:func:`~ssrec.diagnostics.report.
+        group_accuracy` on the kept weights): ``(summary, raw user ids str [n],
+        contributions float64 [n_groups, n])``. Computed once and cached in the run folder
+        (:data:`GROUPS_FILES`); recomputed when the cache holds another number of groups.
+
+        Raises:
+            SsrecError: the run cannot be reloaded (see :func:`ssrec.training.run.load_run`).
+        """
+        from ssrec.training.run import read_per_user, write_per_user
+        from ssrec.utils.io import atomic_write_json
+
+        meta_path, users_path = (self.cell.run_dir / f for f in GROUPS_FILES)
+        if meta_path.is_file() and users_path.is_file():
+            meta = json.loads(meta_path.read_text())
+            if meta.get("n_groups") == n_groups:
+                users, vals = read_per_user(users_path)
+                return meta, users, np.stack([vals[f"g{g}"] for g in range(n_groups)])
+        from ssrec.diagnostics.report import group_accuracy
+        from ssrec.evaluation import Evaluator
+        from ssrec.training.run import load_run
+
+        loaded = load_run(self.cell.run_dir)
+        evaluator = Evaluator.from_config(loaded.data, "test", loaded.cfg.eval, loaded.model,
+                                          loaded.cfg.seed)
+        acc = group_accuracy(evaluator, loaded.model, n_groups, per_user=True)
+        contrib = acc.pop("item_contribution_per_user")
+        users = loaded.data.users.to_raw(evaluator.users)
+        meta = {"n_groups": n_groups, "k": acc["k"], "recall": acc[f"recall@{acc['k']}"],
+                "items": acc["items"]}
+        write_per_user(users_path, users, {f"g{g}": contrib[g] for g in range(n_groups)})
+        atomic_write_json(meta_path, meta)
+        return meta, np.asarray(users, dtype=str), contrib
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -222,13 +260,91 @@ def build_report(exp: Experiment) -> dict[str, Any]:
             rows.append(row)
         _compare_with_baseline(spec, by_model, rows, metrics)
         first = next((cr for bs in by_model.values() for cr in bs.values()), None)
+        if spec.item_groups:
+            groups = _item_group_table(spec, by_model, spec.item_groups)
         report["datasets"][ds] = {
             "protocol": first.results.get("protocol") if first else None,
             "train": (first.config.get("train") if first else None),
             "environment": (first.results.get("environment") if first else None),
             "rows": rows,
         }
+        if spec.item_groups:
+            report["datasets"][ds]["item_groups"] = groups
     return report
+
+
+def _item_group_table(spec: Any, by_model: Mapping[str, Mapping[int, CellResult]],
+                      n_groups: int) -> dict[str, Any]:
+    """Per model and item-popularity group: the Recall@K contribution's mean and t-interval
+    over seeds, and against the baseline the relative change and a paired per-user test
+    (each user's contribution averaged over the seeds both finished; Holm over the models,
+    per group)."""
+    per_cell = {(m, s): cr.item_groups(n_groups) for m, bs in by_model.items()
+                for s, cr in bs.items()}
+    table: dict[str, Any] = {"n_groups": n_groups, "groups": [], "rows": []}
+    if not per_cell:
+        return table
+    table["k"] = next(iter(per_cell.values()))[0]["k"]
+    for g in range(n_groups):
+        items = [meta["items"][g] for meta, _, _ in per_cell.values()]
+        table["groups"].append({
+            "group": g + 1,
+            "popularity_min": min(i["popularity_min"] for i in items
+                                  if i["popularity_min"] is not None),
+            "popularity_max": max(i["popularity_max"] for i in items
+                                  if i["popularity_max"] is not None),
+            "items": float(np.mean([i["items"] for i in items])),
+            "target_share": float(np.mean([i["target_share"] for i in items]))})
+    base = spec.baseline if spec.baseline in by_model and by_model[spec.baseline] else None
+
+    def user_means(model: str, seeds: list[int], g: int) -> dict[str, float]:
+        acc: dict[str, list[float]] = {}
+        for s in seeds:
+            _, users, contrib = per_cell[(model, s)]
+            for u, v in zip(users.tolist(), contrib[g].tolist()):
+                acc.setdefault(u, []).append(v)
+        return {u: float(np.mean(v)) for u, v in acc.items()}
+
+    for model, by_seed in by_model.items():
+        if not by_seed:
+            continue
+        row: dict[str, Any] = {"model": model, "groups": []}
+        for g in range(n_groups):
+            vals = [per_cell[(model, s)][0]["items"][g][f"recall@{table['k']}_contribution"]
+                    for s in sorted(by_seed)]
+            iv = t_interval(vals, spec.confidence)
+            entry: dict[str, Any] = {"values": vals, "mean": iv.mean, "ci": [iv.low, iv.high]}
+            row["groups"].append(entry)
+        table["rows"].append(row)
+    if base is None:
+        return table
+    b_row = next(r for r in table["rows"] if r["model"] == base)
+    for g in range(n_groups):
+        ps, entries = [], []
+        for row in table["rows"]:
+            if row["model"] == base:
+                continue
+            e = row["groups"][g]
+            b_mean = b_row["groups"][g]["mean"]
+            if b_mean:
+                e["rel_vs_baseline"] = (e["mean"] - b_mean) / b_mean
+            seeds = sorted(set(by_model[row["model"]]) & set(by_model[base]))
+            if not seeds:
+                continue
+            x, y = user_means(row["model"], seeds, g), user_means(base, seeds, g)
+            if set(x) != set(y):
+                raise ProtocolMismatch(f"{row['model']} and {base} evaluated different test "
+                                       "users; their item-group values cannot be paired")
+            users = sorted(x)
+            res = paired_test(np.array([x[u] for u in users]), np.array([y[u] for u in users]),
+                              spec.test)
+            e["test"] = {"method": res.method, "p": res.p, "users": res.n, "seeds": seeds}
+            ps.append(res.p)
+            entries.append(e)
+        for e, p in zip(entries, holm(ps)):
+            e["test"]["p_holm"] = float(p)
+            e["test"]["significant"] = bool(p < spec.alpha)
+    return table
 
 
 def _compare_with_baseline(spec: Any, by_model: Mapping[str, Mapping[int, CellResult]],
@@ -402,6 +518,8 @@ def render_markdown(report: Mapping[str, Any], exp: Experiment) -> str:
                    for r in rows if r["missing_seeds"]]
         if missing:
             w(f"\nNot finished: {'; '.join(missing)}.\n")
+        if d.get("item_groups", {}).get("rows"):
+            _render_item_groups(w, d["item_groups"], base, report["alpha"])
         if base and primary:
             sig = [r for r in rows if (r["metrics"][primary].get("test") or {}).get("significant")]
             non = [r for r in rows if r["model"] != base and r["n"] and
@@ -428,6 +546,31 @@ def render_markdown(report: Mapping[str, Any], exp: Experiment) -> str:
     if notes is not None and notes.is_file():
         w(notes.read_text(encoding="utf-8").rstrip() + "\n")
     return out.getvalue()
+
+
+def _render_item_groups(w: Any, t: Mapping[str, Any], base: str | None, alpha: float) -> None:
+    k = t["k"]
+    w(f"\nRecall@{k} by item popularity: the items cut into {t['n_groups']} groups holding "
+      "equal numbers of training interactions (group 1: the long tail), each cell's Recall@"
+      f"{k} split into the groups' contributions (they sum to Recall@{k}); mean ± CI over "
+      "seeds")
+    if base:
+        w(f"; Δ against {base}, `*`: Holm-corrected paired test significant at α = {alpha} "
+          "within the group")
+    w(".\n\n")
+    head = ["model"] + [f"G{g['group']}: pop {g['popularity_min']}–{g['popularity_max']}, "
+                        f"{g['target_share']:.0%} of targets" for g in t["groups"]]
+    w("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n")
+    for r in t["rows"]:
+        cells = [r["model"]]
+        for e in r["groups"]:
+            c = _fmt_mean(e)
+            rel = e.get("rel_vs_baseline")
+            if rel is not None:
+                sig = (e.get("test") or {}).get("significant")
+                c += f" ({rel:+.0%}{'*' if sig else ''})"
+            cells.append(c)
+        w("| " + " | ".join(cells) + " |\n")
 
 
 def _names(rows: list[dict[str, Any]], metric: str) -> str:

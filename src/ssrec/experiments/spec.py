@@ -85,6 +85,11 @@ class ExperimentSpec(BaseModel):
             {dotted.key: [values]}`` entry expands into one model per combination, labelled
             ``label[key=value,...]``.
         published: values to reproduce (:class:`Published`).
+        item_groups: when set, the report adds per dataset a table of Recall@K by item
+            popularity: the items cut into this many groups holding equal numbers of training
+            interactions (SGL, Wu et al., SIGIR 2021, Sec. 4.3.2; group 1 is the long tail)
+            and each group's contribution to Recall@K, from one ranking pass of every cell's
+            kept weights (cached in its run folder, ``item_groups_test.json``).
         report, figure, notes: paths relative to the spec file (see module docs).
     """
 
@@ -102,6 +107,7 @@ class ExperimentSpec(BaseModel):
     datasets: dict[str, dict[str, Any] | None] = Field(min_length=1)
     models: dict[str, dict[str, Any] | None] = Field(min_length=1)
     published: Published = Field(default_factory=Published)
+    item_groups: int | None = Field(None, ge=2)
     report: str | None = None
     figure: str | None = None
     notes: str | None = None
