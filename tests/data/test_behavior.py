@@ -176,5 +176,8 @@ def test_registered_multi_behaviour_datasets_as_read(data_dir, name, rows, n_use
         assert data.n_items == n_items
     assert beh["test_pairs_in"] == in_aux
     assert data.report["cold"]["test"]["interactions"] == cold
+    # a validation pair is cold only when its item is in no training behaviour
+    vcold = data.report["cold"]["valid"]
+    assert vcold.get("test_input", {"interactions": 0})["interactions"] <= vcold["interactions"]
     # the validation rows come from the buy rows: one per user with two or more buys
     assert len(data.train) + data.report["split"]["validation"]["carved_from_train"] == rows["buy"]

@@ -758,7 +758,7 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     # a dropped cold validation pair also leaves the test-time input of a sequential model
     # (its history is training + validation items): count the users who lose one
     if cfg.cold != "keep" and report["cold"]["valid"]["interactions"]:
-        vcold = ~np.isin(valid.u, train.u) | ~np.isin(valid.i, train.i)
+        vcold = ~np.isin(valid.u, fit_u) | ~np.isin(valid.i, fit_i)
         tested = np.isin(valid.u, test.u)
         lost = vcold & tested
         report["cold"]["valid"]["test_input"] = {
