@@ -108,7 +108,7 @@ def test_diverging_training_is_one_error_line_and_leaves_no_run(planted_dir, tmp
     out = tmp_path / "div"
     code, _, err = run_cli(capsys, "train", "--model", "MF", "--dataset", str(planted_dir),
                            "--epochs", "2", "--out", str(out), "--no-progress",
-                           "--set", "train.lr=1e38", "--set", "model.l2_reg=1e38")
+                           "--set", "train.lr=1e38", "model.l2_reg=1e38")  # two in one
     assert code == 2 and "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("ssrec: error:")]
     assert errors == ["ssrec: error: the optimiser step overflowed in epoch 1, batch 1 (value "

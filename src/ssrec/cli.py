@@ -528,8 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", help="dataset name (see `ssrec datasets`) or path "
                    "(default lastfm)")
     t.add_argument("--config", help="YAML config file")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set model.eps=0.2 (repeatable)")
+    t.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
+                   help="override config values, e.g. --set model.eps=0.2 train.lr=0.002 "
+                        "(repeatable)")
     t.add_argument("--epochs", type=int, help="maximum epochs (train.epochs)")
     t.add_argument("--seed", type=int, help="random seed")
     t.add_argument("--out", help="run folder (default runs/<model>-<dataset>-<time>)")
@@ -646,7 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", help="list this model's keys (default SimGCL)")
     c.add_argument("--dataset", help="apply this dataset's preset (default lastfm)")
     c.add_argument("--config", help="YAML config file to start from")
-    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a value")
+    c.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
+                   help="override values (KEY=VALUE ...; repeatable)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_config)
 
