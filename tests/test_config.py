@@ -81,6 +81,20 @@ def test_preset_model_entries_may_carry_training_settings(monkeypatch, tmp_path)
     assert (other.train.lr, other.train.epochs) == (1e-3, 40)
 
 
+def test_a_preset_inherits_another_below_its_own_values(monkeypatch, tmp_path):
+    import ssrec.config as config
+
+    (tmp_path / "base.yaml").write_text(
+        "train: {epochs: 40}\nmodels:\n  SimGCL: {cl_weight: 0.02, eps: 0.2}\n")
+    (tmp_path / "child.yaml").write_text(
+        "inherit: base\ntrain: {patience: 3}\nmodels:\n  SimGCL: {cl_weight: 0.1}\n")
+    monkeypatch.setattr(config, "PRESET_DIR", tmp_path)
+    cfg = load_config(None, ["data.dataset=child", "model.name=SimGCL"])
+    assert (cfg.train.epochs, cfg.train.patience) == (40, 3)
+    m = model_config(cfg)
+    assert (m.cl_weight, m.eps) == (0.1, 0.2)
+
+
 def test_duplicate_yaml_key_is_an_error_naming_file_and_line(tmp_path):
     # issue 20.11: PyYAML kept the last of two `epochs:` silently
     p = tmp_path / "dup.yaml"

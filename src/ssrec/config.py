@@ -544,11 +544,16 @@ def load_preset(dataset: str) -> dict[str, Any]:
     ``models: {ModelName: {field: value}}`` mapping of per-model hyper-parameters tuned on that
     dataset; a ``train: {...}`` mapping inside a model's entry overrides the preset's ``train``
     section for that model only (e.g. a learning rate or epoch budget tuned for it).
+    ``inherit: OTHER`` takes OTHER's preset below this one's values (a dataset that shares
+    another's interactions, such as ml-100k-kg and ml-100k).
     :func:`load_config` merges it below the user's own values."""
     path = PRESET_DIR / f"{dataset.lower()}.yaml"
     if not path.is_file():
         return {}
     loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    parent = loaded.pop("inherit", None)
+    if parent:
+        return merge_config(load_preset(str(parent)), loaded)
     return loaded
 
 

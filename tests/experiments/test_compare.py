@@ -83,6 +83,29 @@ def test_a_half_done_experiment_trains_only_the_missing_cells(tmp_path, planted_
     assert build_report(exp)["datasets"]["planted"]["rows"][1]["n"] == 2
 
 
+def test_a_larger_budget_extends_cells_that_ran_out_of_it(tmp_path, planted_dir):
+    data = {"planted": {"data": {"dataset": str(planted_dir)}}}
+    models = {"MF": {}, "LightGCN": {"train": {"patience": 1, "min_epochs": 0}}}
+    exp = Experiment.from_file(_spec(tmp_path, data, models, seeds=(1,), epochs=3),
+                               out=tmp_path / "exp")
+    run_experiment(exp)
+    mf, lgn = exp.cells
+    assert json.loads((mf.run_dir / "results.json").read_text())["epochs_run"] == 3
+    # LightGCN stopped early (patience 1) or not: only a cell that used its whole budget grows
+    lgn_ran = json.loads((lgn.run_dir / "results.json").read_text())["epochs_run"]
+    exp = Experiment.from_file(_spec(tmp_path, data, models, seeds=(1,), epochs=5),
+                               out=tmp_path / "exp")
+    mf, lgn = exp.cells
+    assert cell_state(mf) == ("extend", "budget 3 -> 5 epochs")
+    assert cell_state(lgn)[0] == ("extend" if lgn_ran == 3 else "finished")
+    outcomes = run_experiment(exp)
+    assert outcomes[0].status == "resumed"
+    lines = [json.loads(x) for x in (mf.run_dir / "log.jsonl").read_text().splitlines()]
+    assert [x["epoch"] for x in lines if "epoch" in x] == [1, 2, 3, 4, 5]
+    res = json.loads((mf.run_dir / "results.json").read_text())
+    assert res["epochs_run"] == 5 and cell_state(mf) == ("finished", None)
+
+
 def test_cells_with_different_protocols_are_refused_naming_the_key(tmp_path, planted_dir):
     models = {"MF": {}, "LightGCN": {"eval": {"mask_valid_in_test": False}}}
     path = _spec(tmp_path, {"planted": {"data": {"dataset": str(planted_dir)}}}, models, seeds=(1,), epochs=1)

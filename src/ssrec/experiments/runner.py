@@ -4,7 +4,9 @@ A cell is **finished** when its folder holds ``results.json`` written by the sam
 configuration (the budget keys may differ, see :data:`ssrec.training.run.BUDGET_KEYS`),
 **interrupted** when it holds ``last.pt`` (it resumes from the last completed epoch, so a
 killed experiment restarted with the same command loses at most one epoch per running cell),
-and **new** otherwise. A cell being trained holds an exclusive lock on ``<run_dir>.lock``
+and **new** otherwise. A finished cell that trained every epoch of its budget (no early stop)
+is **extended** when the spec's ``train.epochs`` has grown since: it resumes from ``last.pt``
+and trains on under the new budget, as if it had run with it from the start. A cell being trained holds an exclusive lock on ``<run_dir>.lock``
 (released by the operating system when the process dies), so several ``ssrec compare``
 processes on one spec share its cells instead of training one twice.
 """
@@ -32,13 +34,15 @@ except ImportError:  # pragma: no cover - Windows: no cross-process lock
 log = logging.getLogger("ssrec.compare")
 
 #: cell states reported by :func:`cell_state`
-STATES = ("finished", "interrupted", "new", "changed")
+STATES = ("finished", "interrupted", "extend", "new", "changed")
 
 
 def cell_state(cell: Cell) -> tuple[str, str | None]:
     """``(state, detail)`` of a cell's folder: ``"finished"``, ``"interrupted"`` (a
-    ``last.pt`` to resume), ``"new"``, or ``"changed"`` (its files were written by another
-    configuration; ``detail`` names the first differing key)."""
+    ``last.pt`` to resume), ``"extend"`` (finished by running out of a smaller epoch budget
+    than the spec's now, without early stopping: it resumes from ``last.pt`` and trains on;
+    ``detail`` says from which budget), ``"new"``, or ``"changed"`` (its files were written by
+    another configuration; ``detail`` names the first differing key)."""
     from ssrec.models import dump_config
     from ssrec.training.run import _config_difference
 
@@ -50,10 +54,30 @@ def cell_state(cell: Cell) -> tuple[str, str | None]:
     if diff is not None:
         return "changed", diff
     if (d / "results.json").is_file():
+        ran = _ran_out_of_budget(d)
+        if ran is not None and cell.config.train.epochs > ran and (d / "last.pt").is_file():
+            return "extend", f"budget {ran} -> {cell.config.train.epochs} epochs"
         return "finished", None
     if (d / "last.pt").is_file():
         return "interrupted", None
     return "new", None
+
+
+def _ran_out_of_budget(run_dir: Path) -> int | None:
+    """The epoch budget of a finished run that trained every epoch of it (no early stop),
+    else None."""
+    import json
+
+    import yaml
+
+    try:
+        results = json.loads((run_dir / "results.json").read_text())
+        budget = ((yaml.safe_load((run_dir / "config.yaml").read_text()) or {})
+                  .get("train") or {}).get("epochs")
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    ran = results.get("epochs_run")
+    return int(budget) if budget and ran and ran >= budget else None
 
 
 def _resolved(cell: Cell):
@@ -96,7 +120,8 @@ def exclusive_lock(path: Path):
 @dataclass
 class CellOutcome:
     """What happened to one cell: ``status`` is ``"done"`` (already finished),
-    ``"trained"``, ``"resumed"``, ``"busy"`` (another process holds it) or ``"failed"``."""
+    ``"trained"``, ``"resumed"`` (interrupted or extended), ``"busy"`` (another process holds
+    it) or ``"failed"``."""
 
     cell: str
     status: str
@@ -129,8 +154,9 @@ def run_cell(cell: Cell, rerun_changed: bool = False, threads: int | None = None
             cfg = cfg.model_copy(update={"train": cfg.train.model_copy(
                 update={"num_threads": threads})})
         t0 = time.perf_counter()
-        resume = state == "interrupted"
-        log.info("[compare] %s: %s", cell.name, "resuming" if resume else "training")
+        resume = state in ("interrupted", "extend")
+        log.info("[compare] %s: %s", cell.name, f"extending ({diff})" if state == "extend"
+                 else "resuming" if resume else "training")
         run(cfg, resume=resume)
         return CellOutcome(cell.name, "resumed" if resume else "trained",
                            time.perf_counter() - t0)
