@@ -146,3 +146,25 @@ def test_mbgcn_scores_match_the_dense_formula(planted_mb):
     torch.testing.assert_close(got, y, rtol=1e-4, atol=1e-5)
     a = model.importance().detach()
     torch.testing.assert_close(a, alpha)
+
+
+def test_behaviorpop_ranks_carted_then_viewed_then_popular(planted_mb):
+    data = planted_mb
+    mb = data.behaviors
+    assert mb.auxiliary == ("view", "cart")
+    model = MODELS.get("BehaviorPop").build(data)
+    users = torch.arange(data.n_users)
+    s = model.score(users)
+    view = torch.from_numpy(mb.csr("view").toarray() > 0)
+    cart = torch.from_numpy(mb.csr("cart").toarray() > 0)
+    pop = torch.as_tensor(data.item_popularity, dtype=torch.float32)
+    ref = 1.0 * view + 2.0 * cart + (pop / (pop.max() + 1)).unsqueeze(0)
+    torch.testing.assert_close(s, ref)
+    # the order the docstring promises, for every user: carted > viewed only > neither
+    for u in range(data.n_users):
+        c, v = s[u][cart[u]], s[u][view[u] & ~cart[u]]
+        rest = s[u][~view[u] & ~cart[u]]
+        if c.numel() and v.numel():
+            assert c.min() > v.max()
+        if v.numel() and rest.numel():
+            assert v.min() > rest.max()

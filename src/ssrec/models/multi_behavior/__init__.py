@@ -2,8 +2,9 @@
 (one user–item graph per behaviour: view, cart, buy) and predict the target behaviour."""
 
 from ssrec.models.multi_behavior.base import MultiBehaviorCF
+from ssrec.models.multi_behavior.behaviorpop import BehaviorPop
 from ssrec.models.multi_behavior.cml import CML
 from ssrec.models.multi_behavior.mbcgcn import MBCGCN
 from ssrec.models.multi_behavior.mbgcn import MBGCN
 
-__all__ = ["CML", "MBCGCN", "MBGCN", "MultiBehaviorCF"]
+__all__ = ["BehaviorPop", "CML", "MBCGCN", "MBGCN", "MultiBehaviorCF"]
