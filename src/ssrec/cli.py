@@ -350,6 +350,10 @@ def cmd_data_describe(args: argparse.Namespace) -> int:
     elif vdesc == "one_from_train":
         vdesc = (f"one random training row per user (seed {val['seed']}"
                  + (f", {val['behavior']} rows only)" if val.get("behavior") else ")"))
+    if val.get("auxiliary_rows_removed"):
+        vdesc += ("; its pairs also left the auxiliary behaviours, as the test pairs did "
+                  "(data.valid_auxiliary): " + ", ".join(
+                      f"{b} {n:,} rows" for b, n in val["auxiliary_rows_removed"].items()))
     elif vdesc == "last_from_train":
         vdesc = f"each user's last training interaction ({val['time_order']})"
     elif vdesc == "given":

@@ -119,6 +119,15 @@ class DataConfig(Section):
             target behaviour's training rows) or ``"merged"`` (every behaviour's training rows,
             one edge per distinct pair). The training positives and the evaluation mask stay
             the target behaviour's in both cases.
+        valid_auxiliary: on multi-behaviour data, whether a validation pair ``(u, i)`` carved
+            from the target behaviour's training rows stays in the auxiliary behaviours' rows
+            (``"keep"``) or leaves them (``"drop"``), so that validation looks like the test.
+            ``"auto"`` (default): ``"drop"`` when the test file's pairs occur in no auxiliary
+            behaviour (the test was held out of every behaviour, as in retailrocket-mb;
+            keeping the validation pairs there would select models that recommend what the
+            user viewed, which never pays on such a test), else ``"keep"`` (tmall-mb: 80% of
+            the test purchases were viewed in training). The pairs removed are counted in
+            ``report["split"]["validation"]``.
     """
 
     dataset: str = "lastfm"
@@ -140,6 +149,7 @@ class DataConfig(Section):
     kg_inverse: bool = False
     target_behavior: str | None = None
     behavior_graph: Literal["target", "merged"] = "target"
+    valid_auxiliary: Literal["auto", "keep", "drop"] = "auto"
 
     @field_validator("ratios")
     @classmethod

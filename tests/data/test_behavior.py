@@ -56,12 +56,33 @@ def test_validation_is_one_target_row_per_user_never_an_auxiliary_one(planted_mb
     assert np.bincount(planted_mb.valid.user, minlength=60).tolist() == [1] * 60
     split = planted_mb.report["split"]["validation"]
     assert split == {"method": "one_from_train", "per_user": 1, "seed": 2020,
-                     "carved_from_train": 60, "behavior": "buy"}
+                     "carved_from_train": 60, "behavior": "buy", "auxiliary": "keep"}
     # the same seed carves the same rows; another seed other rows
     again = load_dataset(dataset=str(planted_mb_dir))
     assert _pairs(again, again.valid) == valid
     other = load_dataset(dataset=str(planted_mb_dir), seed=7)
     assert _pairs(other, other.valid) != valid
+
+
+def test_validation_pairs_leave_the_auxiliary_behaviours_when_asked(planted_mb,
+                                                                     planted_mb_dir, planted_dir):
+    # the planted test purchases were viewed, so "auto" keeps; "drop" removes every validation
+    # pair from view (each validation buy is among the user's viewed c[0:8]) and from cart
+    # where it was carted (c[0:3])
+    data = load_dataset(dataset=str(planted_mb_dir), valid_auxiliary="drop")
+    held = data.report["split"]["validation"]
+    valid = _pairs(data, data.valid)
+    assert _pairs(data, data.valid) == _pairs(planted_mb, planted_mb.valid)  # same carve
+    in_cart = len(valid & _file_pairs(planted_mb_dir / "train_cart.txt"))
+    assert held["auxiliary"] == "drop"
+    assert held["auxiliary_rows_removed"] == {"view": 60, "cart": in_cart} and in_cart > 0
+    mb = data.behaviors
+    for b in ("view", "cart"):
+        assert not valid & _pairs(data, mb.train[b])
+    assert data.report["behaviors"]["valid_pairs_in"] == {"view": 0, "cart": 0}
+    assert mb.train["view"].user.size == 540 - 60
+    with pytest.raises(ConfigError, match="valid_auxiliary=drop needs multi-behaviour data"):
+        load_dataset(dataset=str(planted_dir), valid_auxiliary="drop")
 
 
 def test_only_the_target_behaviour_is_masked(planted_mb):
@@ -159,9 +180,10 @@ def test_describe_prints_counts_per_behaviour(planted_mb_dir, capsys):
     # SOURCE.md statistics: training rows per behaviour, test pairs also viewed / carted
     ("tmall-mb", {"view": 858505, "cart": 180027, "buy": 92180}, 15449, 11953, 15449,
      {"view": 12315, "cart": 3024}, 0),
-    # 208 test items (211 pairs) occur in no training file: cold, dropped
-    ("retailrocket-mb", {"view": 75374, "cart": 12456, "buy": 9551}, 2174, None, 2174 - 211,
-     {"view": 0, "cart": 0}, 211),
+    # 208 test items (211 pairs) occur in no training file: cold, dropped; no test pair is in
+    # view or cart, so the validation pairs leave them too, and 4 more test pairs turn cold
+    ("retailrocket-mb", {"view": 75374, "cart": 12456, "buy": 9551}, 2174, None, 2174 - 215,
+     {"view": 0, "cart": 0}, 215),
     ("beibei-mini-mb", {"view": 111988, "cart": 29315, "buy": 12629}, 1000, 7833, 1000,
      {"view": 635, "cart": 595}, 0),
 ])
@@ -170,7 +192,12 @@ def test_registered_multi_behaviour_datasets_as_read(data_dir, name, rows, n_use
     require_dataset(data_dir, name)
     data = load_dataset(dataset=name, data_dir=str(data_dir))
     beh = data.report["behaviors"]
-    assert {b: beh["train"][b]["interactions"] for b in rows} == rows
+    held = data.report["split"]["validation"]
+    removed = held.get("auxiliary_rows_removed", {})
+    assert held["auxiliary"] == ("drop" if in_aux == {"view": 0, "cart": 0} else "keep")
+    assert {b: beh["train"][b]["interactions"] + removed.get(b, 0) for b in rows} == rows
+    if removed:  # validation looks like the test: its pairs are in no auxiliary behaviour
+        assert beh["valid_pairs_in"] == {"view": 0, "cart": 0} and min(removed.values()) > 0
     assert data.n_users == n_users and len(data.test) == test
     if n_items is not None:
         assert data.n_items == n_items

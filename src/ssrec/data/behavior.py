@@ -14,9 +14,10 @@ candidate), and:
   build their behaviour-typed graphs.
 
 Validation rows are carved from the target behaviour's training rows only (one per user by
-default, like the test); the auxiliary behaviours are never held out, and a held-out purchase
-may stay in the view or cart graph (as test purchases do in the published splits: 79.7% of the
-Tmall test purchases were viewed in training).
+default, like the test); no auxiliary row is ever a validation row. Whether a validation pair
+stays in the view or cart graph follows the test (``data.valid_auxiliary``): it stays where
+test purchases do (79.7% of the Tmall test purchases were viewed in training) and leaves them
+where no test pair occurs in an auxiliary behaviour (retailrocket-mb).
 """
 
 from __future__ import annotations

@@ -309,6 +309,28 @@ BEHAVIOR_FILE_PREFIX = "train_"
 FUNNEL = ("view", "pv", "click", "fav", "collect", "cart", "buy", "purchase")
 
 
+def _hold_out_of_auxiliary(cfg: DataConfig, aux: dict[str, _Table], valid: _Table,
+                           test: _Table, n_items: int, desc: dict[str, Any]) -> None:
+    """Remove the validation pairs from the auxiliary behaviours' rows in place when
+    ``data.valid_auxiliary`` says so (``"auto"``: when no test pair occurs in them), and record
+    the choice and the removed rows per behaviour in ``desc``."""
+    test_keys = test.u * n_items + test.i
+    mode = cfg.valid_auxiliary
+    if mode == "auto":
+        in_aux = any(np.isin(test_keys, t.u * n_items + t.i).any() for t in aux.values())
+        mode = "keep" if in_aux or not len(test_keys) else "drop"
+    desc["auxiliary"] = mode
+    if mode == "keep":
+        return
+    valid_keys = valid.u * n_items + valid.i
+    removed = {}
+    for b, t in aux.items():
+        hit = np.isin(t.u * n_items + t.i, valid_keys)
+        removed[b] = int(hit.sum())
+        aux[b] = t.take(np.flatnonzero(~hit))
+    desc["auxiliary_rows_removed"] = removed
+
+
 def _behavior_files(folder: Path) -> dict[str, Path]:
     """``{behaviour: file}`` for the ``train_<behaviour>.*`` files of a dataset folder, in
     funnel order (:data:`FUNNEL`; other names after, by file name)."""
@@ -707,6 +729,11 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
             split_desc["validation"] = {"method": "none"}
     else:
         split_desc["validation"] = {"method": method}
+    if aux and len(valid.u):
+        _hold_out_of_auxiliary(cfg, aux, valid, test, n_i_codes, split_desc["validation"])
+    elif not aux and cfg.valid_auxiliary != "auto":
+        raise ConfigError(f"data.valid_auxiliary={cfg.valid_auxiliary} needs multi-behaviour "
+                          f"data; {name} has one behaviour")
     report["split"] = split_desc
 
     if len(train.u) == 0:
