@@ -203,10 +203,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    wn = max(len(r["name"]) for r in rows)
+    wf = max(len(r["family"]) for r in rows)
     for r in rows:
         defaults = ", ".join(f"{k}={v}" for k, v in r["defaults"].items()) or "-"
-        print(f"{r['name']:<10} {r['family']:<9} {defaults}")
-        print(f"{'':<10} {r['paper']}")
+        print(f"{r['name']:<{wn}} {r['family']:<{wf}} {defaults}")
+        print(f"{'':<{wn}} {r['paper']}")
     return 0
 
 
