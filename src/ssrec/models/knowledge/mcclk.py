@@ -36,7 +36,8 @@ class MCCLKConfig(GraphConfig):
             (``topk`` 10).
         knn_lambda: weight λ of the graph built from the layer-0 item embeddings; the graph
             from the structural view's items gets ``1 − λ`` (``lambda_coeff`` 0.5).
-        tau: temperature of the three contrastive terms (0.6).
+        tau: temperature of the three contrastive terms (0.6; a comment there calls 0.8 the
+            default).
         cl_weight: weight β of the contrastive loss (the code's factor 0.001).
         alpha: balance α between the local-level term and the global-level terms:
             ``α L_local + (1 − α)/2 (L_global^user + L_global^item)`` (``self.alpha`` 0.2).
