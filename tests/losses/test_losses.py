@@ -216,6 +216,26 @@ def test_nt_xent_matches_its_definition():
         nt_xent(a, b, 0.0)
 
 
+def test_nt_xent_one_sided_anchors_only_the_first_view():
+    """``symmetric=False``: GRACE's loss of the rows of ``a``, written as MCCLK's code writes
+    it, ``-log(between_ii / (Σ_j refl_ij + Σ_j between_ij - refl_ii))`` with
+    ``refl = exp(cos(a, a)/τ)``, ``between = exp(cos(a, b)/τ)``; symmetric = mean of the two
+    one-sided losses."""
+    from ssrec.losses import nt_xent
+
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)
+    tau = 0.6
+    an, bn = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(b, dim=1)
+    refl, between = torch.exp(an @ an.T / tau), torch.exp(an @ bn.T / tau)
+    ref = -torch.log(between.diag() / (refl.sum(1) + between.sum(1) - refl.diag())).mean()
+    assert float(nt_xent(a, b, tau, normalize=True, symmetric=False)) == pytest.approx(
+        float(ref), rel=1e-5)
+    both = 0.5 * (nt_xent(a, b, tau, normalize=True, symmetric=False)
+                  + nt_xent(b, a, tau, normalize=True, symmetric=False))
+    assert float(nt_xent(a, b, tau, normalize=True)) == pytest.approx(float(both), rel=1e-5)
+
+
 def test_sampled_bce_by_hand():
     from ssrec.losses import sampled_bce
 

@@ -1,6 +1,6 @@
 """Knowledge-graph models: the KG is loaded for them, their encoders against dense
-references (KGIN, KGCL, KGRec), KGIN's independence term against the textbook distance
-correlation."""
+references (KGIN, KGCL, KGRec, MCCLK), KGIN's independence term against the textbook distance
+correlation, MCCLK's scores and contrastive loss by hand."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import torch.nn.functional as F
 
 from ssrec.config import build_config
 from ssrec.errors import ConfigError
-from ssrec.models import KGCL, KGIN, KGRec
+from ssrec.models import KGCL, KGIN, MCCLK, KGRec, LightGCN
 from ssrec.models.knowledge.kgin import distance_correlation
 from ssrec.models.knowledge.kgrec import gumbel_noise
+from ssrec.models.layers import knn_graph
 from ssrec.training.run import resolve_data_needs
 
 
@@ -138,3 +139,88 @@ def test_gumbel_noise_is_finite_with_the_gumbel_mean():
                      torch.device("cpu"))
     assert torch.isfinite(g).all()
     assert abs(g.mean().item() - 0.5772) < 0.01  # Euler–Mascheroni constant
+
+
+def test_mcclk_one_hop_structural_view_matches_dense_reference(planted_kg):
+    torch.manual_seed(0)
+    model = MCCLK.build(planted_kg, MCCLK.Config(kg_layers=1)).double().eval()
+    kg = planted_kg.kg.with_inverse()
+    n_i, n_e = planted_kg.n_items, kg.n_entities
+    with torch.no_grad():
+        users, ents = model.structural()
+        e0 = torch.cat([model.item_embedding.weight, model.entity_embedding.weight])
+        u0, w = model.user_embedding.weight, model.relation_weight
+        # entities: softmax over the head's triples of ||e_h ⊙ w_r||² ||e_t ⊙ w_r||², then the
+        # weighted sum of w_r ⊙ e_t (the official code's Aggregator), dense loop
+        agg = torch.zeros_like(e0)
+        for h in range(n_e):
+            m = kg.head == h
+            if not m.any():
+                continue
+            t, r = torch.as_tensor(kg.tail[m]), torch.as_tensor(kg.relation[m])
+            logits = (e0[h] * w[r]).pow(2).sum(1) * (e0[t] * w[r]).pow(2).sum(1)
+            agg[h] = torch.softmax(logits, 0) @ (w[r] * e0[t])
+        # users: mean of their items, gated by their softmax over the relations
+        r_ui = torch.tensor(planted_kg.train_csr.toarray(), dtype=torch.float64)
+        m_u = (r_ui / r_ui.sum(1, keepdim=True)) @ e0[:n_i]
+        u1 = m_u + (torch.softmax(u0 @ w.T, 1) @ w) * m_u
+        torch.testing.assert_close(ents, e0 + F.normalize(agg, dim=1))
+        torch.testing.assert_close(users, u0 + F.normalize(u1, dim=1))
+
+
+def test_mcclk_scores_combine_the_three_views(planted_kg):
+    torch.manual_seed(0)
+    model = MCCLK.build(planted_kg).double().eval()
+    lightgcn = LightGCN.build(planted_kg, LightGCN.Config(n_layers=2)).double().eval()
+    lightgcn.load_state_dict({k: v for k, v in model.state_dict().items()
+                              if k.split(".")[0] in ("user_embedding", "item_embedding")})
+    users = torch.arange(planted_kg.n_users)
+    with torch.no_grad():
+        v = model.views()
+        _, ents_g = model.structural()
+        # collaborative view: LightGCN on the same tables
+        u_c, i_c = lightgcn.embeddings()
+        torch.testing.assert_close(v["user_c"], u_c)
+        torch.testing.assert_close(v["item_c"], i_c)
+        # semantic view: half the kNN graph of the structural items, half that of the
+        # layer-0 items, one layer over the layer-0 items, L2-normalised
+        e0 = model.item_embedding.weight
+        items_g = ents_g[:planted_kg.n_items]
+        want_graph = 0.5 * (knn_graph(items_g, 10).to_dense() + knn_graph(e0, 10).to_dense())
+        torch.testing.assert_close(model.semantic_graph(items_g).to_dense(), want_graph)
+        torch.testing.assert_close(v["item_s"], F.normalize(want_graph @ e0, dim=1))
+        # every row of the semantic graph has at most 2k entries, itself among them
+        assert ((want_graph > 0).sum(1) <= 20).all() and (want_graph.diagonal() > 0).all()
+        want = (v["user_g"] @ v["item_g"].T
+                + v["user_c"] @ (v["item_c"] + v["item_s"]).T)
+        torch.testing.assert_close(model.score(users), want)
+
+
+def test_mcclk_contrastive_loss_by_hand(planted_kg):
+    from ssrec.sampling import make_sampler
+
+    torch.manual_seed(0)
+    cfg = MCCLK.Config(cl_weight=0.5, alpha=0.3, tau=0.6)
+    model = MCCLK.build(planted_kg, cfg).double().eval()  # eval: no dropout, deterministic
+    batch = next(iter(make_sampler("pairwise", planted_kg, 16, seed=0).epoch()))
+    with torch.no_grad():
+        out = model.loss(batch)
+        v = model.views()
+        uid, iid = torch.unique(batch.users), torch.unique(batch.pos)
+
+        def grace(a, b, head, tau=0.6):
+            """The official code's calculate_loss: -log(between_ii / (Σ refl_i + Σ between_i
+            - refl_ii)) over the rows of a, after the MLP, cosine similarities."""
+            a, b = F.normalize(head(a), dim=1), F.normalize(head(b), dim=1)
+            refl, between = torch.exp(a @ a.T / tau), torch.exp(a @ b.T / tau)
+            return -torch.log(between.diag()
+                              / (refl.sum(1) + between.sum(1) - refl.diag())).mean()
+
+        s, c, g = v["item_s"][iid], v["item_c"][iid], v["item_g"][iid]
+        local = grace(s, c, model.mlp_local)
+        item = 0.5 * (grace(g, c + s, model.mlp_item) + grace(c + s, g, model.mlp_item))
+        ug, uc = v["user_g"][uid], v["user_c"][uid]
+        user = 0.5 * (grace(ug, uc, model.mlp_user) + grace(uc, ug, model.mlp_user))
+        want = 0.5 * (0.3 * local + 0.35 * (item + user))
+        torch.testing.assert_close(out.parts["cl"], want)
+        assert out.parts["cl"] > 0 and set(out.parts) == {"bpr", "reg", "cl"}

@@ -246,25 +246,29 @@ def info_nce_multi_positive(anchor: torch.Tensor, candidates: torch.Tensor,
 
 
 def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float,
-            normalize: bool = False) -> torch.Tensor:
+            normalize: bool = False, symmetric: bool = True) -> torch.Tensor:
     """InfoNCE over both views' in-batch negatives (SimCLR's NT-Xent; Chen et al., ICML'20).
 
     The ``2N`` rows of ``[a; b]`` are anchors; the positive of ``a[n]`` is ``b[n]`` (and vice
     versa) and the negatives are the other ``2N - 2`` rows of both views:
     ``-log( exp(s(z_i, z_j)/τ) / Σ_{k≠i} exp(s(z_i, z_k)/τ) )`` averaged over the ``2N`` anchors.
     This is the contrastive loss of CL4SRec (Xie et al., ICDE'22, Eq. 10, dot-product
-    similarity) and DuoRec (Qiu et al., WSDM'22, Eq. 11). Memory: the ``[2N, 2N]`` logits and
-    their gradient, whatever the catalogue size or sequence length (64 MiB each at ``N`` =
-    2048, the default batch).
+    similarity) and DuoRec (Qiu et al., WSDM'22, Eq. 11); with cosine similarity it is GRACE's
+    inter- plus intra-view loss (Zhu et al., 2020), MCCLK's cross-view contrast. Memory: the
+    ``[2N, 2N]`` logits and their gradient, whatever the catalogue size or sequence length
+    (64 MiB each at ``N`` = 2048, the default batch).
 
     Args:
         a: ``[N, D]`` first view.
         b: ``[N, D]`` second view (row-aligned with ``a``).
         temperature: τ > 0.
         normalize: cosine instead of dot-product similarity (default False, as in both papers).
+        symmetric: average over the ``2N`` anchors of both views (default); False: only the
+            ``N`` rows of ``a`` are anchors (their negatives are still the other rows of both
+            views), as the local-level term of MCCLK's official code.
 
     Returns:
-        Scalar mean over the ``2N`` anchors.
+        Scalar mean over the anchors.
 
     Raises:
         ValueError: if ``temperature <= 0`` or the shapes differ.
@@ -274,9 +278,10 @@ def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float,
     z = torch.cat([a, b], dim=0)  # [2N, D]
     if normalize:
         z = F.normalize(z, dim=-1)
-    logits = z @ z.T / temperature  # [2N, 2N]
-    self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    q = z if symmetric else z[:n]  # anchors [2N or N, D]
+    logits = q @ z.T / temperature  # [2N or N, 2N]
+    self_mask = torch.eye(q.shape[0], 2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
     idx = torch.arange(n, device=z.device)
-    labels = torch.cat([idx + n, idx])
+    labels = torch.cat([idx + n, idx]) if symmetric else idx + n
     return F.cross_entropy(logits, labels)

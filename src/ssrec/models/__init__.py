@@ -20,7 +20,7 @@ from ssrec.models.graph.selfcf import SelfCF
 from ssrec.models.graph.sgl import SGL
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
-from ssrec.models.knowledge import KGCL, KGIN, KGRec
+from ssrec.models.knowledge import KGCL, KGIN, MCCLK, KGRec
 from ssrec.models.multi_behavior import CML, MBCGCN, MBGCN
 from ssrec.models.social.mhcn import MHCN
 from ssrec.models.social.sept import SEPT
@@ -52,6 +52,7 @@ __all__ = [
     "LossOutput",
     "MBCGCN",
     "MBGCN",
+    "MCCLK",
     "MF",
     "MHCN",
     "MixGCF",

@@ -3,5 +3,6 @@
 from ssrec.models.knowledge.kgcl import KGCL
 from ssrec.models.knowledge.kgin import KGIN
 from ssrec.models.knowledge.kgrec import KGRec
+from ssrec.models.knowledge.mcclk import MCCLK
 
-__all__ = ["KGCL", "KGIN", "KGRec"]
+__all__ = ["KGCL", "KGIN", "KGRec", "MCCLK"]

@@ -13,7 +13,7 @@ from ssrec.augment import drop_edges, drop_triples
 from ssrec.losses import bpr_loss, l2_regularization
 from ssrec.models.base import LossOutput, register_model
 from ssrec.models.cf import EmbeddingCF, EmbeddingConfig
-from ssrec.models.knowledge.common import model_kg, register_graph_buffers
+from ssrec.models.knowledge.common import model_kg, register_graph_buffers, user_item_mean
 from ssrec.models.layers import relation_aggregate
 from ssrec.sampling import PairBatch
 
@@ -138,16 +138,6 @@ class KGIN(EmbeddingCF):
             nn.init.xavier_uniform_(w)
         register_graph_buffers(self, kg.head, kg.relation, kg.tail, data)
 
-    def _user_item_mean(self, user: torch.Tensor, item: torch.Tensor, scale: float,
-                        dtype: torch.dtype) -> torch.Tensor:
-        """Row-normalised ``[U, I]`` interaction matrix (``1/|N_u|`` per kept edge of the full
-        graph's degree, times ``scale``), sparse COO."""
-        deg = torch.bincount(self.edge_user, minlength=self.n_users).clamp_min(1)
-        vals = scale / deg[user].to(dtype)
-        return torch.sparse_coo_tensor(torch.stack([user, item]), vals,
-                                       (self.n_users, self.n_items),
-                                       check_invariants=False).coalesce()
-
     def independence(self) -> torch.Tensor:
         """The intent independence term over the rows of the intents' relation weights."""
         w, k = self.intent_attention, self.cfg.n_intents
@@ -175,7 +165,8 @@ class KGIN(EmbeddingCF):
                                        generator=self.generator)
             scale = 1.0 / (1.0 - cfg.node_dropout_rate)
         ent = torch.cat([self.item_embedding.weight, self.entity_embedding.weight])  # [E, D]
-        interact = self._user_item_mean(user, item, scale, ent.dtype)
+        interact = user_item_mean(self.edge_user, user, item, self.n_users, self.n_items,
+                                  scale, ent.dtype)
         usr = self.user_embedding.weight  # [U, D]
         intents = torch.softmax(self.intent_attention, dim=-1) @ self.relation_weight  # [P, D]
         ent_sum, usr_sum = ent, usr

@@ -14,7 +14,7 @@ from ssrec.augment import drop_triples
 from ssrec.losses import bpr_loss, l2_regularization
 from ssrec.models.base import LossOutput, register_model
 from ssrec.models.cf import EmbeddingCF, EmbeddingConfig
-from ssrec.models.knowledge.common import model_kg, register_graph_buffers
+from ssrec.models.knowledge.common import model_kg, projection_head, register_graph_buffers
 from ssrec.models.layers import relation_aggregate, segment_softmax
 from ssrec.sampling import PairBatch
 
@@ -126,8 +126,7 @@ class KGRec(EmbeddingCF):
         self.w_q = nn.Parameter(torch.empty(d, d))
         for w in (self.entity_embedding.weight, self.relation_emb, self.w_q):
             nn.init.xavier_uniform_(w)
-        self.mlp_ui = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
-        self.mlp_kg = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
+        self.mlp_ui, self.mlp_kg = projection_head(d), projection_head(d)
         register_graph_buffers(self, kg.head, kg.relation, kg.tail, data)
         deg = torch.bincount(self.edge_user, minlength=self.n_users).clamp_min(1)
         self.register_buffer("edge_weight", 1.0 / deg[self.edge_user].float(), persistent=False)
