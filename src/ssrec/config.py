@@ -128,6 +128,22 @@ class DataConfig(Section):
             user viewed, which never pays on such a test), else ``"keep"`` (tmall-mb: 80% of
             the test purchases were viewed in training). The pairs removed are counted in
             ``report["split"]["validation"]``.
+        behavior_column: multi-behaviour data in **one** training file with a behaviour
+            column, instead of one ``train_<behaviour>.*`` file per behaviour: ``data.dataset``
+            is then a folder holding that ``train*`` file and a ``test*`` file of the target
+            behaviour's held-out rows. The column is given by its header name for a file with
+            a header (csv, atomic; matched case-insensitively), or by its 1-based field number
+            for a file without one: ``3`` reads ``user item behavior [timestamp]`` lines (of
+            the fields other than user, item and behaviour the first is a timestamp, the rest
+            are ignored). The test file may have the same column (every row must then be of the
+            target behaviour) or hold only ``user item``. The rows of each behaviour are exactly
+            those a ``train_<behaviour>`` file would hold: the same id maps, validation rows and
+            counts (:mod:`ssrec.data.behavior`). ``None`` (default): no behaviour column.
+        behaviors: with ``behavior_column``, the behaviour values the column may hold, in
+            cascade order (e.g. ``[view, cart, buy]``); a row with another value is an error
+            naming its line. ``None`` (default): every value found, in the purchase-funnel
+            order of ``train_<behaviour>`` files (view, pv, click, fav, collect, cart, buy,
+            purchase; other names after them, alphabetically).
     """
 
     dataset: str = "lastfm"
@@ -150,6 +166,36 @@ class DataConfig(Section):
     target_behavior: str | None = None
     behavior_graph: Literal["target", "merged"] = "target"
     valid_auxiliary: Literal["auto", "keep", "drop"] = "auto"
+    behavior_column: str | int | None = None
+    behaviors: tuple[str, ...] | None = None
+
+    @field_validator("behavior_column")
+    @classmethod
+    def _check_behavior_column(cls, v: str | int | None) -> str | int | None:
+        if isinstance(v, str) and v.strip().isdigit():
+            v = int(v.strip())
+        if isinstance(v, bool):
+            raise ValueError("give the behaviour column's header name or field number, not a "
+                             "boolean")
+        if isinstance(v, int) and v < 3:
+            raise ValueError(f"field {v} is the user or the item: the behaviour is field 3 or "
+                             "later (3 for `user item behavior [timestamp]` lines)")
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("empty column name")
+        return v.strip() if isinstance(v, str) else v
+
+    @field_validator("behaviors", mode="before")
+    @classmethod
+    def _check_behaviors(cls, v: Any) -> tuple[str, ...] | None:
+        if v is None:
+            return v
+        if isinstance(v, str) or not isinstance(v, Iterable):
+            raise ValueError(f"{v!r}: give a list of behaviour names, e.g. [view, cart, buy]")
+        v = tuple(str(b).strip() for b in v)
+        if len(v) < 2 or len(set(v)) != len(v) or not all(v):
+            raise ValueError(f"{list(v)}: list two or more distinct, non-empty behaviour names "
+                             "in cascade order, e.g. [view, cart, buy]")
+        return v
 
     @field_validator("ratios")
     @classmethod

@@ -208,3 +208,151 @@ def test_registered_multi_behaviour_datasets_as_read(data_dir, name, rows, n_use
     assert vcold.get("test_input", {"interactions": 0})["interactions"] <= vcold["interactions"]
     # the validation rows come from the buy rows: one per user with two or more buys
     assert len(data.train) + data.report["split"]["validation"]["carved_from_train"] == rows["buy"]
+
+
+# -- one file with a behaviour column (data.behavior_column) ---------------------------------
+
+
+def _column_layout(src, dst, header: str | None = None, sep: str = " ",
+                   test_column: bool = False, seed: int = 0):
+    """Write the planted per-behaviour files of ``src`` as one ``train.txt`` with a behaviour
+    column (``user item behaviour timestamp``), the behaviours interleaved at random but each
+    behaviour's rows in their file order, plus ``test.txt`` (with the column when
+    ``test_column``)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for b in ("view", "cart", "buy"):
+        lines = [x.split() for x in (src / f"train_{b}.txt").read_text().splitlines() if x]
+        rows.append([[*x, b] for x in lines])
+    out, nxt = [], [0, 0, 0]
+    while any(n < len(r) for n, r in zip(nxt, rows)):
+        k = int(rng.choice([j for j in range(3) if nxt[j] < len(rows[j])]))
+        out.append(rows[k][nxt[k]] + [str(1000 + len(out))])
+        nxt[k] += 1
+    dst.mkdir(parents=True)
+    head = [header] if header else []
+    (dst / "train.txt").write_text("\n".join(head + [sep.join(x) for x in out]) + "\n")
+    test = [x.split() for x in (src / "test.txt").read_text().splitlines() if x]
+    (dst / "test.txt").write_text("\n".join(
+        ([header] if header and test_column else ["user" + sep + "item"] if header else []) +
+        [sep.join(x + (["buy", "1"] if test_column else [])) for x in test]) + "\n")
+    return dst
+
+
+def _same_data(a, b):
+    """Equal id maps, splits, per-behaviour rows and behaviour report."""
+    assert a.users.raw_ids.tolist() == b.users.raw_ids.tolist()
+    assert a.items.raw_ids.tolist() == b.items.raw_ids.tolist()
+    for s in ("train", "valid", "test"):
+        x, y = a.split(s), b.split(s)
+        assert np.array_equal(x.user, y.user) and np.array_equal(x.item, y.item), s
+    assert a.behaviors.names == b.behaviors.names and a.behaviors.target == b.behaviors.target
+    for k in a.behaviors.names:
+        x, y = a.behaviors.train[k], b.behaviors.train[k]
+        assert np.array_equal(x.user, y.user) and np.array_equal(x.item, y.item), k
+    assert a.report["behaviors"] == b.report["behaviors"]
+    assert a.report["split"] == b.report["split"]
+
+
+@pytest.mark.parametrize("layout", ["field", "header", "header+test-column"])
+def test_behavior_column_gives_the_same_data_as_one_file_per_behaviour(planted_mb,
+                                                                       planted_mb_dir,
+                                                                       tmp_path, layout):
+    if layout == "field":  # user item behaviour timestamp, no header
+        path = _column_layout(planted_mb_dir, tmp_path / "col")
+        column: str | int = 3
+    else:  # a csv header naming the column; the test file with or without it
+        path = _column_layout(planted_mb_dir, tmp_path / "col", sep=",",
+                              header="user_id,item_id,Behavior_Type,timestamp",
+                              test_column=layout.endswith("column"))
+        column = "behavior_type"
+    data = load_dataset(dataset=str(path), behavior_column=column)
+    _same_data(planted_mb, data)
+    beh = data.report["behaviors"]
+    assert {b: beh["train"][b]["interactions"] for b in beh["order"]} == \
+        {"view": 540, "cart": 240, "buy": 240}
+    assert data.report["behavior_column"]["rows"] == {"view": 540, "cart": 240, "buy": 240}
+    # the order and the target come from data.behaviors / data.target_behavior
+    options = dict(dataset=str(path), behavior_column=column, target_behavior="cart",
+                   behaviors=["buy", "view", "cart"])
+    if layout.endswith("column"):  # its test rows say buy
+        with pytest.raises(DataError, match="line 2: .* every row must be 'cart'"):
+            load_dataset(**options)
+        return
+    cart = load_dataset(**options)
+    assert cart.behaviors.names == ("buy", "view", "cart") and cart.behaviors.target == "cart"
+    assert len(cart.train) + len(cart.valid) == 240
+    ref = load_dataset(dataset=str(planted_mb_dir), target_behavior="cart")
+    assert cart.behaviors.csr("view").nnz == ref.behaviors.csr("view").nnz == 540
+
+
+def test_behavior_column_errors_name_file_line_and_field(planted_mb_dir, tmp_path, capsys):
+    path = _column_layout(planted_mb_dir, tmp_path / "col", test_column=True)
+    rows = (path / "train.txt").read_text().splitlines()
+    rows[6] = rows[6].rsplit(" ", 2)[0] + " clik 7"
+    (path / "train.txt").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as exc:
+        load_dataset(dataset=str(path), behavior_column=3, behaviors=["view", "cart", "buy"])
+    assert str(exc.value) == (f"{path / 'train.txt'}, line 7: behaviour 'clik' (field 3) is not "
+                              "one of data.behaviors: view, cart, buy")
+    with pytest.raises(DataError, match=r"train.txt, line 1: no behaviour field: "
+                                        r"data.behavior_column=5 but the line has 4 field"):
+        load_dataset(dataset=str(path), behavior_column=5)
+    with pytest.raises(DataError, match="train.txt, line 1: data.behavior_column='kind' names a "
+                                        "header column, but this file has no header"):
+        load_dataset(dataset=str(path), behavior_column="kind")
+    # a test row of another behaviour
+    rows = (path / "test.txt").read_text().splitlines()
+    rows[2] = rows[2].replace(" buy ", " view ")
+    (path / "test.txt").write_text("\n".join(rows) + "\n")
+    (path / "train.txt").write_text((path / "train.txt").read_text().replace(" clik ", " view "))
+    with pytest.raises(DataError, match=r"test.txt, line 3: behaviour 'view' \(field 3\): the "
+                                        "test file holds the target behaviour's held-out rows"):
+        load_dataset(dataset=str(path), behavior_column=3)
+    # a csv header without the named column; a value-less single behaviour; the CLI's exit code
+    csv = _column_layout(planted_mb_dir, tmp_path / "csv", sep=",",
+                         header="user,item,behavior,timestamp")
+    with pytest.raises(DataError, match=r"train.txt, line 1: no behaviour column 'action' "
+                                        r"\(data.behavior_column\) in the header; its columns: "
+                                        "user, item, behavior, timestamp"):
+        load_dataset(dataset=str(csv), behavior_column="action")
+    assert main(["data", "describe", str(csv), "--set", "data.behavior_column=action"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "line 1" in err
+    with pytest.raises(ConfigError, match="folder .* holds one file per behaviour"):
+        load_dataset(dataset=str(planted_mb_dir), behavior_column=3)
+    with pytest.raises(ConfigError, match="data.behavior_column is not set"):
+        load_dataset(dataset=str(planted_mb_dir), behaviors=["view", "buy"])
+
+
+def test_describe_prints_counts_per_behaviour_for_a_behaviour_column(planted_mb_dir, tmp_path,
+                                                                     capsys):
+    path = _column_layout(planted_mb_dir, tmp_path / "col")
+    assert main(["data", "describe", str(path), "--set", "data.behavior_column=3"]) == 0
+    out = capsys.readouterr().out
+    assert "behaviour field 3: view 540, cart 240, buy 240 rows (target buy)" in out
+    assert "behaviours: view -> cart -> buy; target buy" in out
+    assert "view               540        60        40" in out
+    assert "buy                240        60        40   (180 after the validation" in out
+
+
+def test_behavior_column_on_real_data_matches_the_per_behaviour_files(data_dir, tmp_path):
+    """beibei-mini-mb's three behaviour files (adjacency lists) as one file with a behaviour
+    column: the same per-behaviour counts, id maps and split."""
+    src = require_dataset(data_dir, "beibei-mini-mb")
+    ref = load_dataset(dataset="beibei-mini-mb", data_dir=str(data_dir))
+    rows, test = [], []
+    for b, f in (("view", "pv_mini.txt"), ("cart", "cart_mini.txt"), ("buy", "train_mini.txt")):
+        for line in (src / f).read_text().splitlines():
+            u, *items = line.split()
+            rows += [f"{u}\t{i}\t{b}" for i in items]
+    for line in (src / "test_mini.txt").read_text().splitlines():
+        u, *items = line.split()
+        test += [f"{u}\t{i}" for i in items]
+    (tmp_path / "mb").mkdir()
+    (tmp_path / "mb" / "train.tsv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "mb" / "test.tsv").write_text("\n".join(test) + "\n")
+    data = load_dataset(dataset=str(tmp_path / "mb"), behavior_column=3)
+    _same_data(ref, data)
+    assert {b: data.report["behaviors"]["train"][b]["interactions"]
+            for b in ("view", "cart", "buy")} == {"view": 111988, "cart": 29315, "buy": 12629}

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,8 @@ from ssrec.data.behavior import MultiBehavior, overlap_counts
 from ssrec.data.catalog import DATASETS, DatasetSpec, locate
 from ssrec.data.idmap import IdMap
 from ssrec.data.interactions import Interactions
-from ssrec.data.io import FileFormat, RawInteractions, read_edges, read_interactions
+from ssrec.data.io import (FileFormat, RawInteractions, behavior_columns, read_edges,
+                           read_interactions)
 from ssrec.data.kg import KnowledgeGraph, build_kg, read_links, read_triples
 from ssrec.data.sequence import UserSequences
 from ssrec.data.social import SocialGraph, build_social
@@ -217,6 +218,12 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
         fmt_override = FileFormat(kind=cfg.format, sep=cfg.sep)
     except ValueError as exc:
         raise ConfigError(f"data.sep: {exc}") from None
+    if cfg.behaviors is not None and cfg.behavior_column is None:
+        raise ConfigError("data.behaviors lists the values of a behaviour column, but "
+                          "data.behavior_column is not set (name the column, e.g. "
+                          "data.behavior_column=3 for `user item behavior [timestamp]` lines)")
+    if cfg.behavior_column is not None:
+        return _resolve_column_layout(cfg, fmt_override)
     if cfg.dataset in DATASETS:
         spec = DATASETS.get(cfg.dataset)
         if cfg.social and "social" not in spec.roles:
@@ -301,6 +308,115 @@ def _resolve_files(cfg: DataConfig) -> tuple[str, DatasetSpec | None, dict[str, 
                       "nor an existing file or folder")
 
 
+def _resolve_column_layout(cfg: DataConfig, fmt: FileFormat
+                           ) -> tuple[str, None, dict[str, tuple[Path, FileFormat]]]:
+    """``_resolve_files`` for ``data.behavior_column``: a folder holding one ``train*`` file
+    with a behaviour column and a ``test*`` file of the target behaviour (which may have the
+    column too).
+
+    Raises:
+        ConfigError: a registered dataset, a single file, or a folder of ``train_<behaviour>``
+            files.
+        DataError: the folder lacks the train or the test file.
+    """
+    col = cfg.behavior_column
+    assert col is not None
+    hint = ("a folder holding one train* file with the behaviour column and a test* file of "
+            "the target behaviour's held-out rows")
+    if cfg.dataset in DATASETS:
+        raise ConfigError(f"data.behavior_column is set, but {cfg.dataset!r} is a registered "
+                          "dataset with its own files; the behaviour column applies to a "
+                          f"dataset given as {hint}")
+    p = Path(cfg.dataset).expanduser()
+    if p.is_file():
+        raise ConfigError(f"data.behavior_column is set, but data.dataset {str(p)!r} is a single "
+                          f"file; multi-behaviour data is tested on the target behaviour's own "
+                          f"test file: pass {hint}")
+    if not p.is_dir():
+        raise ConfigError(f"data.dataset: {cfg.dataset!r} is neither a registered dataset nor "
+                          "an existing file or folder")
+    per_file = _behavior_files(p)
+    if len(per_file) >= 2:
+        raise ConfigError(f"data.behavior_column is set, but folder {p} holds one file per "
+                          f"behaviour ({', '.join(f.name for f in per_file.values())}); use one "
+                          "layout: unset data.behavior_column, or keep one train* file with "
+                          "the column")
+    files = [f for f in sorted(p.iterdir()) if f.is_file()
+             and not f.name.lower().endswith(".md") and not _is_kg_file(f.name)]
+    train = next((f for f in files if f.name.lower().startswith("train")), None)
+    test = next((f for f in files if f.name.lower().startswith("test")), None)
+    if train is None or test is None:
+        raise DataError(f"data.behavior_column is set, but the folder has no "
+                        f"{'train*' if train is None else 'test*'} file; it must hold {hint}",
+                        str(p))
+    columns = behavior_columns(col) if isinstance(col, int) else fmt.columns
+    train_fmt = replace(fmt, columns=columns, behavior=col)
+    return str(p), None, {"train": (train, train_fmt),
+                          "test": (test, replace(train_fmt, behavior_optional=True))}
+
+
+def _split_behavior_column(cfg: DataConfig, raws: dict[str, RawInteractions],
+                           report: dict[str, Any], name: str
+                           ) -> tuple[tuple[str, ...], str, dict[str, RawInteractions]]:
+    """Split the rows of a file with a behaviour column into the target behaviour's
+    (``raws["train"]``, replaced) and the auxiliary behaviours' (returned), exactly the rows
+    ``train_<behaviour>`` files would hold, in file order.
+
+    Returns:
+        ``(behaviour names in cascade order, target, {auxiliary behaviour: rows})``.
+
+    Raises:
+        DataError: a value outside ``data.behaviors``, one behaviour only, a listed behaviour
+            without rows, or a test row of another behaviour (named by file and line).
+        ConfigError: ``data.target_behavior`` is not among the behaviours.
+    """
+    raw = raws["train"]
+    assert raw.behavior is not None  # the reader refuses a file without the column
+    values = raw.behavior
+    found = list(dict.fromkeys(values.tolist()))  # first appearance order
+    if cfg.behaviors is not None:
+        known = set(cfg.behaviors)
+        bad = np.flatnonzero(~np.isin(values, list(known)))
+        if bad.size:
+            k = int(bad[0])
+            raise DataError(f"behaviour {str(values[k])!r} ({raw.behavior_field}) is not one of "
+                            f"data.behaviors: {', '.join(cfg.behaviors)}"
+                            + (f" ({bad.size} such rows)" if bad.size > 1 else ""),
+                            raw.path, int(raw.line[k]))
+        absent = [b for b in cfg.behaviors if b not in set(found)]
+        if absent:
+            raise DataError(f"data.behaviors lists {', '.join(map(repr, absent))}, but no row "
+                            f"has it in the behaviour column ({raw.behavior_field})", raw.path)
+        names = cfg.behaviors
+    else:
+        names = _funnel_order(found)
+    if len(names) < 2:
+        raise DataError(f"the behaviour column ({raw.behavior_field}) holds one behaviour only "
+                        f"({names[0]!r}); multi-behaviour data needs two or more (or unset "
+                        "data.behavior_column to read the file as single-behaviour data)",
+                        raw.path)
+    target = _target_behavior(cfg, names, "buy", name)
+    assert target is not None
+    test = raws.get("test")
+    if test is not None and test.behavior is not None:
+        other = np.flatnonzero(test.behavior != target)
+        if other.size:
+            k = int(other[0])
+            raise DataError(f"behaviour {str(test.behavior[k])!r} ({test.behavior_field}): the "
+                            f"test file holds the target behaviour's held-out rows, so every row "
+                            f"must be {target!r}" + (f" ({other.size} rows are not)"
+                                                     if other.size > 1 else ""),
+                            test.path, int(test.line[k]))
+    rows = {b: raw.take(np.flatnonzero(values == b)) for b in names}
+    raws["train"] = rows[target]
+    counts = ", ".join(f"{b} {len(rows[b])}" for b in names)
+    report["behavior_column"] = {"file": raw.path, "field": raw.behavior_field,
+                                 "rows": {b: len(rows[b]) for b in names}}
+    report["layout"]["train"] = (f"{report['layout']['train']}; behaviour {raw.behavior_field}: "
+                                 f"{counts} rows (target {target})")
+    return names, target, {b: rows[b] for b in names if b != target}
+
+
 BEHAVIOR_FILE_PREFIX = "train_"
 
 
@@ -341,9 +457,15 @@ def _behavior_files(folder: Path) -> dict[str, Path]:
             b = n[len(BEHAVIOR_FILE_PREFIX):].split(".", 1)[0]
             if b and b not in out:
                 out[b] = f
-    rank = {b: (FUNNEL.index(b.lower()) if b.lower() in FUNNEL else len(FUNNEL), k)
-            for k, b in enumerate(out)}
-    return {b: out[b] for b in sorted(out, key=rank.__getitem__)}
+    return {b: out[b] for b in _funnel_order(list(out))}
+
+
+def _funnel_order(names: list[str]) -> tuple[str, ...]:
+    """``names`` in :data:`FUNNEL` order (case-insensitive), the other names after them,
+    sorted."""
+    def rank(b: str) -> tuple[int, str]:
+        return (FUNNEL.index(b.lower()) if b.lower() in FUNNEL else len(FUNNEL), b)
+    return tuple(sorted(names, key=rank))
 
 
 def _target_behavior(cfg: DataConfig, behaviors: tuple[str, ...], default: str | None,
@@ -379,7 +501,10 @@ def _behavior_role(role: str, target: str | None) -> str:
 
 def is_multi_behavior(cfg: DataConfig) -> bool:
     """Whether the dataset named by ``cfg`` has several behaviours (a registered dataset with
-    ``train:<behaviour>`` files, or a folder with two or more ``train_<behaviour>.*`` files)."""
+    ``train:<behaviour>`` files, a folder with two or more ``train_<behaviour>.*`` files, or
+    ``data.behavior_column`` set)."""
+    if cfg.behavior_column is not None:
+        return True
     if cfg.dataset in DATASETS:
         return bool(DATASETS.get(cfg.dataset).behaviors)
     p = Path(cfg.dataset).expanduser()
@@ -517,7 +642,8 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
                  if r.startswith("behavior:")}
     behavior_names: tuple[str, ...] = ()
     target: str | None = None
-    if not beh_files and cfg.behavior_graph != "target":
+    column = cfg.behavior_column is not None  # one file with a behaviour column
+    if not beh_files and not column and cfg.behavior_graph != "target":
         raise ConfigError(f"data.behavior_graph={cfg.behavior_graph} needs multi-behaviour data, "
                           f"but {name} has one behaviour")
     if beh_files:
@@ -525,6 +651,7 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
                           else tuple(_behavior_files(Path(name))))
         target = _target_behavior(cfg, behavior_names,
                                   spec.target_behavior if spec is not None else "buy", name)
+    if beh_files or column:
         if cfg.k_core > 1:
             raise ConfigError("data.k_core is not supported on multi-behaviour data (which "
                               "behaviours would count toward the core is a protocol choice "
@@ -538,6 +665,8 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     aux_raws = {b: read_interactions(path, fmt) for b, (path, fmt) in beh_files.items()}
     report["rows_read"] = {r: len(x) for r, x in raws.items()}
     report["layout"] = {r: x.layout for r, x in raws.items()}
+    if column:  # the target's rows become "train", the others auxiliary, as files would
+        behavior_names, target, aux_raws = _split_behavior_column(cfg, raws, report, name)
     for b, x in aux_raws.items():
         report["rows_read"][f"behavior:{b}"] = len(x)
         report["layout"][f"behavior:{b}"] = x.layout

@@ -29,6 +29,13 @@ comma-separated pairs). The separator may be given as ``"\t"``/``"tab"``, ``","`
 CRLF line endings, a UTF-8 byte-order mark, trailing whitespace and blank lines are accepted.
 Ids are kept as strings: ``"007"`` and ``"7"`` are different ids. A malformed line raises one
 :class:`~ssrec.errors.DataError` naming the file, the line and what is wrong.
+
+A **behaviour column** (multi-behaviour data in one file, ``FileFormat.behavior``): a ``pairs``
+file names it by field number (its ``columns`` hold the role ``behavior``, e.g.
+:func:`behavior_columns` gives ``user item behavior [timestamp]``), a ``csv`` or ``atomic`` file
+by its header name (or field number). The values are kept as strings in
+:attr:`RawInteractions.behavior`; :func:`~ssrec.data.dataset.load_dataset` splits the rows by
+them. An adjacency list cannot carry one.
 """
 
 from __future__ import annotations
@@ -47,8 +54,9 @@ from ssrec.errors import DataError
 Kind = Literal["auto", "pairs", "adjacency", "atomic", "csv"]
 ROLES = ("user", "item", "rating", "timestamp")
 #: column roles of a ``pairs`` file: :data:`ROLES` plus ``label`` (1 = positive, 0 = a sampled
-#: negative, e.g. RippleNet/KGCN's ``ratings_final.txt``; label-0 rows are not interactions)
-COLUMN_ROLES = ROLES + ("label",)
+#: negative, e.g. RippleNet/KGCN's ``ratings_final.txt``; label-0 rows are not interactions) and
+#: ``behavior`` (the behaviour of the row, e.g. ``view`` / ``cart`` / ``buy``)
+COLUMN_ROLES = ROLES + ("label", "behavior")
 
 _CSV_ALIASES = {
     "user": ("user", "userid", "user_id", "uid", "users"),
@@ -61,6 +69,23 @@ _CSV_ALIASES = {
 
 SEP_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "space": " ", "whitespace": " ",
              "semicolon": ";", "pipe": "|"}
+
+
+def behavior_columns(field: int) -> tuple[str, ...]:
+    """The ``columns`` of a ``pairs`` file whose field ``field`` (1-based, at least 3) holds the
+    behaviour: ``user`` and ``item`` first, the behaviour at ``field``, and of the other fields
+    the first is a timestamp, the rest are ignored. ``behavior_columns(3)`` is
+    ``("user", "item", "behavior", "timestamp")`` (lines ``user item behavior [timestamp]``).
+
+    Raises:
+        ValueError: ``field`` < 3 (fields 1 and 2 are the user and the item).
+    """
+    if field < 3:
+        raise ValueError(f"behaviour field {field}: fields 1 and 2 are the user and the item; "
+                         "the behaviour is field 3 or later")
+    rest = iter(("timestamp",))
+    return ("user", "item") + tuple("behavior" if k == field else next(rest, "-")
+                                    for k in range(3, max(field, 4) + 1))
 
 
 def normalize_sep(sep: str | None) -> str | None:
@@ -99,12 +124,21 @@ class FileFormat:
             RippleNet-style ``ratings_final.txt``): label-0 rows are skipped and counted
             (:attr:`RawInteractions.negatives_skipped`); any other value is an error.
         header: for ``pairs``, skip the first non-blank line.
+        behavior: the behaviour column (``data.behavior_column``): its header name for a
+            ``csv`` / ``atomic`` file, or its 1-based field number (a ``pairs`` file reads it
+            through the ``behavior`` role of ``columns``, see :func:`behavior_columns`).
+            ``None`` (default): no behaviour column.
+        behavior_optional: a file without that column is read without behaviours (the test
+            file of a behaviour-column dataset may hold only ``user item``); by default a
+            missing behaviour column is an error.
     """
 
     kind: Kind = "auto"
     sep: str | None = None
     columns: tuple[str, ...] = ROLES
     header: bool = False
+    behavior: str | int | None = None
+    behavior_optional: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sep", normalize_sep(self.sep))
@@ -133,6 +167,10 @@ class RawInteractions:
             (no row comes from them).
         negatives_skipped: rows of a file with a ``label`` column whose label is 0 (sampled
             negatives, not interactions), skipped at reading.
+        behavior: the behaviour of each row, ``str`` array ``[N]``, for a file read with a
+            behaviour column (``FileFormat.behavior``), else ``None``.
+        behavior_field: where that column is, for messages (``"field 3"``,
+            ``"column 'behavior'"``).
     """
 
     path: str
@@ -144,6 +182,8 @@ class RawInteractions:
     layout: str = ""
     lines_without_items: tuple[int, ...] = ()
     negatives_skipped: int = 0
+    behavior: np.ndarray | None = None
+    behavior_field: str = ""
 
     def __len__(self) -> int:
         return int(self.user.shape[0])
@@ -157,6 +197,7 @@ class RawInteractions:
             rating=None if self.rating is None else self.rating[index],
             timestamp=None if self.timestamp is None else self.timestamp[index],
             line=self.line[index],
+            behavior=None if self.behavior is None else self.behavior[index],
         )
 
     @staticmethod
@@ -175,6 +216,7 @@ class RawInteractions:
             rating=cat("rating"),
             timestamp=cat("timestamp"),
             line=np.concatenate([p.line for p in parts]),
+            behavior=cat("behavior"),
         )
 
 
@@ -322,9 +364,18 @@ def _read_pairs(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> Ra
     roles = list(fmt.columns[:nf])
     if nf < 2:
         raise DataError(f"expected at least 2 fields (user, item), found {nf}", p, lines[0][0])
-    pos = {r: roles.index(r) for r in ROLES if r in roles}
+    pos = {r: roles.index(r) for r in ROLES + ("behavior",) if r in roles}
     if "user" not in pos or "item" not in pos:
         raise DataError(f"expected fields {fmt.columns}, found {nf}", p, lines[0][0])
+    if isinstance(fmt.behavior, str):
+        raise DataError(f"data.behavior_column={fmt.behavior!r} names a header column, but "
+                        "this file has no header line naming its columns (its first line "
+                        "reads as data); give the behaviour's field number instead, e.g. "
+                        "data.behavior_column=3 for `user item behavior [timestamp]` lines", p,
+                        lines[0][0])
+    if fmt.behavior is not None and "behavior" not in pos and not fmt.behavior_optional:
+        raise DataError(f"no behaviour field: data.behavior_column={fmt.behavior} but the "
+                        f"line has {nf} field(s)", p, lines[0][0])
     label = roles.index("label") if "label" in roles else None
     cols: dict[str, list[str]] = {r: [] for r in pos}
     nos: list[int] = []
@@ -355,14 +406,16 @@ def _read_pairs(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> Ra
     sep, _ = _split_fn(fmt.sep, lines[0][1])
     raw = _from_columns(p, cols, nos, f"pairs, {_sep_name(sep)}-separated"
                         f"{', header skipped' if fmt.header else ', no header'} ({desc})"
-                        + (f", {negatives} label-0 rows skipped" if label is not None else ""))
+                        + (f", {negatives} label-0 rows skipped" if label is not None else ""),
+                        f"field {pos['behavior'] + 1}" if "behavior" in pos else "")
     return replace(raw, negatives_skipped=negatives)
 
 
 def _from_columns(p: str, cols: dict[str, list[str]], nos: list[int],
-                  layout: str = "") -> RawInteractions:
+                  layout: str = "", behavior_field: str = "") -> RawInteractions:
     """Raw interactions from parsed string columns (``user``, ``item``, optional ``rating`` /
-    ``timestamp``) and their 1-based line numbers (numbers are checked with the line named)."""
+    ``timestamp`` / ``behavior``) and their 1-based line numbers (numbers are checked with the
+    line named)."""
     return RawInteractions(
         path=p,
         user=np.array(cols["user"], dtype=str),
@@ -371,11 +424,45 @@ def _from_columns(p: str, cols: dict[str, list[str]], nos: list[int],
         timestamp=_to_float(cols["timestamp"], nos, "timestamp", p) if "timestamp" in cols else None,
         line=np.array(nos, dtype=np.int64),
         layout=layout,
+        behavior=np.array(cols["behavior"], dtype=str) if "behavior" in cols else None,
+        behavior_field=behavior_field,
     )
+
+
+def _behavior_position(fmt: FileFormat, names: list[str], p: str, hno: int) -> int | None:
+    """The 0-based position of ``fmt.behavior`` among a header's column ``names`` (a name,
+    matched case-insensitively, or a 1-based field number); ``None`` when the file has no
+    behaviour column and ``fmt.behavior_optional`` allows that.
+
+    Raises:
+        DataError: the header has no such column (and it is not optional).
+    """
+    if fmt.behavior is None:
+        return None
+    if isinstance(fmt.behavior, int):
+        k = fmt.behavior - 1
+        found = k < len(names)
+    else:
+        low = [n.strip().strip('"').lower() for n in names]
+        k = low.index(fmt.behavior.lower()) if fmt.behavior.lower() in low else -1
+        found = k >= 0
+    if found:
+        return k
+    if fmt.behavior_optional:
+        return None
+    what = (f"field {fmt.behavior}" if isinstance(fmt.behavior, int)
+            else f"column {fmt.behavior!r}")
+    raise DataError(f"no behaviour {what} (data.behavior_column) in the header; its columns: "
+                    f"{', '.join(n.strip() for n in names)}", p, hno)
 
 
 def _read_adjacency(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawInteractions:
     p = str(path)
+    if fmt.behavior is not None and not fmt.behavior_optional:
+        raise DataError("data.behavior_column is set, but this file reads as an adjacency list "
+                        "(a user and their items per line), which has no behaviour column; "
+                        "write one `user item behavior [timestamp]` row per line (or set "
+                        "data.format=pairs if it is such a file)", p)
     users: list[str] = []
     items: list[str] = []
     nos: list[int] = []
@@ -430,6 +517,9 @@ def _read_atomic(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> R
     for r in ("user", "item"):
         if r not in pos:
             raise DataError(f"atomic header has no {want[r]!r} field (found {names})", p, hno)
+    bpos = _behavior_position(fmt, names, p, hno)
+    if bpos is not None:
+        pos["behavior"] = bpos
     nf = len(names)
     cols: dict[str, list[str]] = {r: [] for r in pos}
     nos: list[int] = []
@@ -445,7 +535,8 @@ def _read_atomic(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> R
             cols[r].append(f[k])
         nos.append(no)
     return _from_columns(p, cols, nos, "RecBole atomic (" + ", ".join(
-        f"{r}={names[k]}" for r, k in pos.items()) + ")")
+        f"{r}={names[k]}" for r, k in pos.items()) + ")",
+        f"column {names[bpos]!r}" if bpos is not None else "")
 
 
 def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawInteractions:
@@ -465,6 +556,9 @@ def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawI
             raise DataError(f"CSV header has no {r} column (found {rows[0]}; expected one of "
                             f"{_CSV_ALIASES[r]}); for a file without a header set "
                             "data.format=pairs (or leave data.format=auto)", p, hno)
+    bpos = _behavior_position(fmt, rows[0], p, hno)
+    if bpos is not None:
+        pos["behavior"] = bpos
     nf = len(header)
     cols: dict[str, list[str]] = {r: [] for r in pos}
     nos: list[int] = []
@@ -481,7 +575,8 @@ def _read_csv(path: Path, lines: list[tuple[int, str]], fmt: FileFormat) -> RawI
             cols[r].append(v)
         nos.append(no)
     return _from_columns(p, cols, nos, f"{what}-separated with a header (" + ", ".join(
-        f"{r}={rows[0][k].strip()}" for r, k in pos.items()) + ")")
+        f"{r}={rows[0][k].strip()}" for r, k in pos.items()) + ")",
+        f"column {rows[0][bpos].strip()!r}" if bpos is not None else "")
 
 
 def _empty(p: str) -> RawInteractions:
