@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -168,3 +170,77 @@ def test_behaviorpop_ranks_carted_then_viewed_then_popular(planted_mb):
             assert c.min() > v.max()
         if v.numel() and rest.numel():
             assert v.min() > rest.max()
+
+
+def test_smbrec_star_contrast_matches_a_hand_computation():
+    from ssrec.models.multi_behavior.smbrec import star_contrastive
+
+    center = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    # leaf 1 agrees with the centre (scaled: the similarity is the cosine), leaf 2 swaps rows
+    leaves = torch.tensor([[[2.0, 0.0], [0.0, 3.0]], [[0.0, 1.0], [1.0, 0.0]]])
+    got = star_contrastive(center, leaves, (0.5, 1.0))
+    # leaf 1: cosines I, τ 0.5: -log(e^2 / (e^2 + e^0)) per row, both directions alike
+    # leaf 2: positives have cosine 0, negatives 1, τ 1: -log(1 / (1 + e))
+    expect = torch.tensor([math.log(1 + math.exp(-2.0)), math.log(1 + math.e)])
+    torch.testing.assert_close(got.detach(), expect)
+    # a non-symmetric case: each direction's softmax runs over the other view's rows
+    c = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    s = torch.tensor([[1.0, 0.0], [0.5 ** 0.5, 0.5 ** 0.5]])  # cos(c_n, a_m)
+    c2a = -(torch.log_softmax(s / 0.2, 1).diagonal()).mean()
+    a2c = -(torch.log_softmax(s.T / 0.2, 1).diagonal()).mean()
+    torch.testing.assert_close(star_contrastive(c, a.unsqueeze(0), (0.2,)),
+                               ((c2a + a2c) / 2).reshape(1))
+    # only centre-leaf pairs: leaves that disagree with each other cost nothing more
+    assert torch.allclose(star_contrastive(center, leaves[:1], (0.5,)), got[:1])
+    with pytest.raises(ValueError, match="2 leaves but 1 temperatures"):
+        star_contrastive(center, leaves, (0.5,))
+
+
+def test_smbrec_matches_the_dense_formula(planted_mb):
+    from ssrec.models.multi_behavior.smbrec import star_contrastive
+    from ssrec.sampling import make_sampler
+
+    torch.manual_seed(0)
+    model = MODELS.get("SMBRec").build(planted_mb, {"n_layers": 2, "embedding_dim": 6,
+                                                    "user_temperature": (0.7, 0.3),
+                                                    "aux_weight": 0.5})
+    with torch.no_grad():
+        model.behavior_weight.copy_(torch.tensor([1.5, -0.5, 2.0]))
+    assert model.cascade == ("view", "cart", "buy")
+    nu = planted_mb.n_users
+    ego = model.ego().detach()
+    per = torch.stack([_lightgcn(a, ego, 2) for a in _dense_adjs(model)])  # [K, N, D]
+    mb = planted_mb.behaviors
+    n = torch.stack([torch.from_numpy(mb.csr(b).toarray()).float().sum(1)
+                     for b in model.cascade], 1)  # [U, K]: buy without validation rows
+    alpha = torch.softmax(n / n.sum(1, keepdim=True) * torch.tensor([1.5, -0.5, 2.0]), 1)
+    users = torch.einsum("uk,kud->ud", alpha, per[:, :nu]) @ model.w_user.detach()
+    items = torch.cat([per[k, nu:] for k in range(3)], 1) @ model.w_item.detach()
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model.score(torch.arange(nu)), users @ items.T)
+        torch.testing.assert_close(model.importance(), alpha)
+    # the loss: target BPR on e_u · e_i, auxiliary BPR on each behaviour's own graph, and the
+    # star contrast of the target against view and cart only, for users and positive items
+    model.train()
+    batch = next(iter(make_sampler("behavior_pairwise", planted_mb, 64, 0).epoch()))
+    with torch.no_grad():
+        parts = model.loss(batch).parts
+    u = users[batch.users]
+    pos, neg = (u * items[batch.pos]).sum(-1), (u[:, None] * items[batch.neg]).sum(-1)
+    torch.testing.assert_close(parts["bpr"], torch.nn.functional.softplus(neg - pos[:, None])
+                               .mean())
+    aux = 0.0
+    for b in ("view", "cart"):
+        k, r = model.cascade.index(b), model.behavior_names.index(b)
+        has = batch.beh_has[r]
+        ub = per[k, batch.users[has]]
+        p = (ub * per[k, nu + batch.beh_pos[r][has]]).sum(-1)
+        q = (ub[:, None] * per[k, nu + batch.beh_neg[r][has]]).sum(-1)
+        aux = aux + torch.nn.functional.softplus(q - p[:, None]).mean()
+    torch.testing.assert_close(parts["bpr_aux"], 0.5 * aux)
+    uid, iid = batch.distinct_users(), batch.distinct_pos() + nu
+    cl = (star_contrastive(per[2, uid], per[:2, uid], (0.7, 0.3)).sum()
+          + star_contrastive(per[2, iid], per[:2, iid], (0.2, 0.2)).sum())
+    torch.testing.assert_close(parts["cl"], 0.2 * cl)

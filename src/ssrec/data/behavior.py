@@ -1,8 +1,9 @@
 """Multi-behaviour interaction data: one user–item graph per behaviour (view, cart, buy, ...).
 
 Shops log several behaviours per user and predict one, the **target** behaviour (buy). A
-multi-behaviour dataset has one training file per behaviour and a test file of the target
-behaviour. :func:`~ssrec.data.dataset.load_dataset` reads them all with one pair of id maps
+multi-behaviour dataset has one training file per behaviour (or one training file with a
+behaviour column, ``data.behavior_column``, split into the same rows) and a test file of the
+target behaviour. :func:`~ssrec.data.dataset.load_dataset` reads them all with one pair of id maps
 (built from the training rows of **every** behaviour, so an item that was only viewed is still a
 candidate), and:
 
@@ -83,6 +84,12 @@ class MultiBehavior:
         if key not in self._cache:
             self._cache[key] = self.train[behavior].to_csr(self.n_users, self.n_items)
         return self._cache[key]
+
+    def counts(self, names: tuple[str, ...] | None = None) -> np.ndarray:
+        """Training rows per user and behaviour, ``int64 [U, K]`` (columns in ``names`` order,
+        default :attr:`names`; the target's without the validation rows)."""
+        return np.stack([np.diff(self.csr(b).indptr) for b in (names or self.names)],
+                        axis=1).astype(np.int64)
 
     @cached_property
     def merged_csr(self) -> sp.csr_matrix:

@@ -21,7 +21,7 @@ from ssrec.models.graph.sgl import SGL
 from ssrec.models.graph.simgcl import SimGCL
 from ssrec.models.graph.xsimgcl import XSimGCL
 from ssrec.models.knowledge import KGCL, KGIN, MCCLK, KGRec
-from ssrec.models.multi_behavior import CML, MBCGCN, MBGCN
+from ssrec.models.multi_behavior import CML, MBCGCN, MBGCN, SMBRec
 from ssrec.models.social.mhcn import MHCN
 from ssrec.models.social.sept import SEPT
 from ssrec.models.sequential import SKNN, BERT4Rec, CL4SRec, DuoRec, SASRec, Sequential, Transition
@@ -69,6 +69,7 @@ __all__ = [
     "SGL",
     "SimGCL",
     "SKNN",
+    "SMBRec",
     "SSL4Rec",
     "TrainContext",
     "Transition",

@@ -6,5 +6,6 @@ from ssrec.models.multi_behavior.behaviorpop import BehaviorPop
 from ssrec.models.multi_behavior.cml import CML
 from ssrec.models.multi_behavior.mbcgcn import MBCGCN
 from ssrec.models.multi_behavior.mbgcn import MBGCN
+from ssrec.models.multi_behavior.smbrec import SMBRec
 
-__all__ = ["BehaviorPop", "CML", "MBCGCN", "MBGCN", "MultiBehaviorCF"]
+__all__ = ["BehaviorPop", "CML", "MBCGCN", "MBGCN", "MultiBehaviorCF", "SMBRec"]

@@ -58,8 +58,9 @@ class MultiBehaviorCF(EmbeddingCF):
         positive of a behaviour left out of its mean.
 
         Args:
-            users_all: ``[U, D]`` user representations.
-            items_all: ``[I, D]`` item representations.
+            users_all: ``[U, D]`` user representations, or ``[K, U, D]``: one per behaviour
+                (``behavior_names`` order), each behaviour's triples scored on its own.
+            items_all: ``[I, D]`` item representations, or ``[K, I, D]`` likewise.
             batch: a :class:`~ssrec.sampling.BehaviorPairBatch`.
 
         Returns:
@@ -68,15 +69,16 @@ class MultiBehaviorCF(EmbeddingCF):
         """
         assert batch.beh_pos is not None and batch.beh_neg is not None
         assert batch.beh_has is not None
-        u = users_all[batch.users]  # [B, D]
         out = []
         for k in range(len(self.behavior_names)):
             has = batch.beh_has[k]  # [B]
             if not bool(has.any()):
-                out.append(u.new_zeros(()))
+                out.append(users_all.new_zeros(()))
                 continue
-            uk = u[has]
-            pos = (uk * items_all[batch.beh_pos[k][has]]).sum(-1)  # [B_k]
-            neg = (uk.unsqueeze(1) * items_all[batch.beh_neg[k][has]]).sum(-1)  # [B_k, N]
+            users = users_all[k] if users_all.dim() == 3 else users_all
+            items = items_all[k] if items_all.dim() == 3 else items_all
+            uk = users[batch.users[has]]  # [B_k, D]
+            pos = (uk * items[batch.beh_pos[k][has]]).sum(-1)  # [B_k]
+            neg = (uk.unsqueeze(1) * items[batch.beh_neg[k][has]]).sum(-1)  # [B_k, N]
             out.append(bpr_loss(pos, neg))
         return torch.stack(out)

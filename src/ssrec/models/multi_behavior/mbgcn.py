@@ -71,8 +71,7 @@ class MBGCN(MultiBehaviorCF):
         assert mb is not None
         k, d = len(self.cascade), cfg.embedding_dim
         self.log_w = nn.Parameter(torch.zeros(k))  # w_t = 1 at the start
-        counts = np.stack([np.diff(mb.csr(b).indptr) for b in self.cascade], 1)
-        self.register_buffer("counts", torch.from_numpy(counts.astype(np.float32)),
+        self.register_buffer("counts", torch.from_numpy(mb.counts(self.cascade)).float(),
                              persistent=False)  # [U, K]
         for t, b in enumerate(self.cascade):
             r = mb.csr(b).astype(np.float32)
