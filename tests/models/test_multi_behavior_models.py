@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
+from ssrec.data.dataset import load_dataset
 from ssrec.models import MODELS
 from ssrec.models.layers import behavior_messages, cascade_propagate
 
@@ -132,7 +134,7 @@ def test_mbgcn_scores_match_the_dense_formula(planted_mb):
     for layer in range(2):
         wl = model.w[layer].detach()
         agg_u = sum(alpha[:, t:t + 1] * (mean_rows(r[t]) @ q) for t in range(3))
-        p, q = agg_u @ wl, (mean_rows(merged.T) @ p) @ wl
+        p, q = agg_u @ wl, (merged.T @ p) @ wl  # items: a sum over their users
         ps.append(p)
         qs.append(q)
     y = torch.cat(ps, 1) @ torch.cat(qs, 1).T  # [U, I] user-based part
@@ -148,6 +150,48 @@ def test_mbgcn_scores_match_the_dense_formula(planted_mb):
     torch.testing.assert_close(got, y, rtol=1e-4, atol=1e-5)
     a = model.importance().detach()
     torch.testing.assert_close(a, alpha)
+
+
+def _write_long_tail_mb(path, n_users=30, n_popular=6, tail_per_user=2, seed=0):
+    """Multi-behaviour data shaped like retailrocket-mb: every user buys (carts, views) 3 of
+    6 popular items and views ``tail_per_user`` items that nobody else touches; the test buy
+    is a 4th popular item."""
+    rng = np.random.default_rng(seed)
+    path.mkdir(parents=True, exist_ok=True)
+    rows = {"view": [], "cart": [], "buy": [], "test": []}
+    for u in range(n_users):
+        c = rng.permutation(n_popular)
+        rows["buy"] += [f"u{u} p{i}" for i in c[:3]]
+        rows["cart"] += [f"u{u} p{i}" for i in c[:3]]
+        rows["view"] += [f"u{u} p{i}" for i in c[:3]]
+        rows["view"] += [f"u{u} t{u}_{k}" for k in range(tail_per_user)]
+        rows["test"].append(f"u{u} p{c[3]}")
+    for b in ("view", "cart", "buy"):
+        (path / f"train_{b}.txt").write_text("\n".join(rows[b]) + "\n")
+    (path / "test.txt").write_text("\n".join(rows["test"]) + "\n")
+    return path
+
+
+def test_mbgcn_item_side_sums_users_so_one_user_items_do_not_outweigh_popular_ones(tmp_path):
+    """An item's propagated vector is ``W Σ_{u∈N(i)} p_u``: with every user at the same
+    vector ``e`` and ``W = I`` it is ``|N(i)| e``. A mean made an item viewed by one user as
+    large as an item that 15 users bought (``e`` for both), so on long-tail data (most of
+    retailrocket-mb's items have one user) such items filled the top of the lists."""
+    data = load_dataset(dataset=str(_write_long_tail_mb(tmp_path / "lt")))
+    torch.manual_seed(0)
+    model = MODELS.get("MBGCN").build(data, {"n_layers": 1, "embedding_dim": 4})
+    e = torch.tensor([0.5, -1.0, 0.25, 2.0])
+    with torch.no_grad():
+        model.user_embedding.weight.copy_(e.expand(data.n_users, 4))
+        model.w[0].copy_(torch.eye(4))
+    deg = torch.from_numpy(np.asarray(data.behaviors.merged_csr.sum(0)).ravel()).float()
+    popular = torch.tensor([str(n).startswith("p") for n in data.items.raw_ids])
+    assert deg[~popular].eq(1).all() and deg[popular].min() >= 5
+    with torch.no_grad():
+        _, items = model.scoring_vectors()
+    q1 = items[:, 4:8]  # layer 1 of p*/q*: [q^0 | q^1 | item-based blocks]
+    torch.testing.assert_close(q1, deg.unsqueeze(1) * e)
+    assert q1[popular].norm(dim=1).min() >= 5 * q1[~popular].norm(dim=1).max()
 
 
 def test_behaviorpop_ranks_carted_then_viewed_then_popular(planted_mb):
