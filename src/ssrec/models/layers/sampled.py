@@ -34,6 +34,7 @@ same distribution per row as in full propagation. Pure torch: runs on CUDA as on
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -71,17 +72,53 @@ class CSRGraph:
 
 @dataclass
 class Hop:
-    """One hop's draws: ``N_(k-1)[dst] <- weight × N_k[src]``.
+    """One hop's draws: ``N_(k-1)[dst] <- weight × N_k[src]``, ``dst`` non-decreasing (so
+    that they form a CSR matrix ``[|N_(k-1)|, |N_k|]`` as they are, see :meth:`matrix`).
 
     Attributes:
-        dst: ``int64 [M]`` positions in ``N_(k-1)`` (the receiving nodes).
+        dst: ``int64 [M]`` positions in ``N_(k-1)`` (the receiving nodes), sorted.
         src: ``int64 [M]`` positions in ``N_k`` (the drawn neighbours).
         weight: ``float [M]``, ``Â_vw d_v / s_v``.
+        n_dst, n_src: ``|N_(k-1)|`` and ``|N_k|``.
     """
 
     dst: torch.Tensor
     src: torch.Tensor
     weight: torch.Tensor
+    n_dst: int
+    n_src: int
+
+    def matrix(self, transpose: bool = False) -> torch.Tensor:
+        """The draws as a sparse CSR matrix ``[n_dst, n_src]`` (or its transpose), int32
+        indices when they fit."""
+        rows, cols, val, shape = self.dst, self.src, self.weight, (self.n_dst, self.n_src)
+        if transpose:
+            order = torch.sort(cols, stable=True).indices
+            rows, cols, val, shape = cols[order], rows[order], val[order], shape[::-1]
+        crow = torch.zeros(shape[0] + 1, dtype=torch.long, device=rows.device)
+        crow[1:] = torch.cumsum(torch.bincount(rows, minlength=shape[0]), 0)
+        idx = torch.int32 if max(shape[0], shape[1], int(val.numel())) < 2**31 - 1 \
+            else torch.long
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(crow.to(idx), cols.to(idx), val, shape,
+                                           check_invariants=False)
+
+
+class _HopProduct(torch.autograd.Function):
+    """``A @ X`` for one hop's draws ``A`` (sparse CSR), backward ``Aᵀ @ G`` with ``Aᵀ``
+    built when the backward pass needs it (one stable sort of the draws). A sparse product
+    instead of gathering ``[M, D]`` messages and scattering them: the gather, the weighting
+    and the scatter each wrote ``M × D`` floats, several times the product's cost here."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, hop: Hop) -> torch.Tensor:  # type: ignore[override]
+        ctx.hop = hop
+        return torch.sparse.mm(hop.matrix(), x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        return torch.sparse.mm(ctx.hop.matrix(transpose=True), grad.contiguous()), None
 
 
 @dataclass
@@ -146,7 +183,8 @@ def sample_blocks(graph: CSRGraph, rows: torch.Tensor, fanouts: Sequence[int],
         prev = nodes[-1]
         dst, nbr, weight = _draw(graph, prev, int(f), generator)
         nxt, inverse = torch.unique(torch.cat([prev, nbr]), return_inverse=True)
-        hops.append(Hop(dst, inverse[prev.numel():], weight))
+        hops.append(Hop(dst, inverse[prev.numel():], weight, int(prev.numel()),
+                        int(nxt.numel())))
         nodes.append(nxt)
     return SampledBlocks(nodes, hops)
 
@@ -179,8 +217,9 @@ def propagate_sampled(
     for layer in range(1, n_layers + 1):
         k = n_layers - layer + 1  # hop k carries layer `layer` into N_(k-1)
         hop = blocks.hops[k - 1]
-        msg = x.index_select(0, hop.src) * hop.weight.unsqueeze(1).to(x.dtype)
-        x = x.new_zeros(blocks.nodes[k - 1].numel(), x.shape[1]).index_add(0, hop.dst, msg)
+        if hop.weight.dtype != x.dtype:
+            hop = Hop(hop.dst, hop.src, hop.weight.to(x.dtype), hop.n_dst, hop.n_src)
+        x = _HopProduct.apply(x, hop)
         if layer_hook is not None:
             x = layer_hook(x, layer)
         rows = x if k == 1 else x.index_select(
