@@ -79,7 +79,8 @@ def child_load(args: argparse.Namespace) -> dict:
     from ssrec.data.synth import fit_power_law
     imported = time.perf_counter() - t0
     t = time.perf_counter()
-    data = load_dataset(dataset=args.data)
+    # valid_ratio 0: the reference's whole training file (the synthetic sets ship a valid file)
+    data = load_dataset(dataset=args.data, valid_ratio=0.0)
     load_s = time.perf_counter() - t
     t = time.perf_counter()
     adj = data.norm_adj

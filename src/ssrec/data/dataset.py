@@ -749,8 +749,12 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     # untrained embedding each); the training codes come first in the concatenation
     known = [train] + list(aux.values()) + ([valid, test] if cfg.cold == "keep" else [])
     # users and items of any training behaviour are known (not cold)
-    fit_u = np.concatenate([train.u] + [t.u for t in aux.values()])
-    fit_i = np.concatenate([train.i] + [t.i for t in aux.values()])
+    # which user / item codes any training behaviour has (a table per code, built once)
+    fit_u = np.zeros(u_vocab.size, dtype=bool)
+    fit_i = np.zeros(i_vocab.size, dtype=bool)
+    for t in [train, *aux.values()]:
+        fit_u[t.u] = True
+        fit_i[t.i] = True
     users, cu = _idmap(u_vocab, np.concatenate([t.u for t in known]))
     items, ci = _idmap(i_vocab, np.concatenate([t.i for t in known]))
     tu, ti = cu[:train.u.size], ci[:train.i.size]
@@ -762,8 +766,8 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     def index(tab: _Table, sname: str) -> Interactions:
         uu = u_lookup[tab.u]
         ii = i_lookup[tab.i]
-        cold_u = ~arrays.isin(tab.u, fit_u)
-        cold_i = ~arrays.isin(tab.i, fit_i)
+        cold_u = ~fit_u[tab.u]
+        cold_i = ~fit_i[tab.i]
         cold = cold_u | cold_i
         report.setdefault("cold", {})[sname] = {
             "users": arrays.n_distinct(tab.u[cold_u]),

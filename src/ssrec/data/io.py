@@ -371,7 +371,12 @@ def _parse_integer_chunk(b: np.ndarray, sep: int) -> tuple[np.ndarray, np.ndarra
         else:
             m = np.flatnonzero(length > k)
             values[m] = values[m] * 10 + (b[start[m] + k] - 48)
-    line = np.searchsorted(np.flatnonzero(nl), start)  # newlines before each field
+    nl_at = np.flatnonzero(nl)
+    if start.size == 2 * nl_at.size and (start[1::2] < nl_at).all() \
+            and (start[2::2] > nl_at[:-1]).all():
+        line = np.arange(start.size, dtype=np.int64) // 2  # two fields on every line
+    else:
+        line = np.searchsorted(nl_at, start)  # newlines before each field
     return values, line
 
 
