@@ -336,8 +336,22 @@ def plot(res: dict, out_dir: Path) -> list[Path]:
     a.set_ylabel("seconds (one thread; epochs estimated from timed steps)")
     a.legend(fontsize=8)
     a.grid(True, which="both", alpha=0.3)
-    a.set_title(f"time vs data (load average {res['load_average_start'][0]:.1f}"
-                f"-{res['load_average_end'][0]:.1f} on 2 cores)", fontsize=10)
+    loads = []
+
+    def collect(x):  # every 1-minute load average the JSON recorded
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k.startswith("load_average") and isinstance(v, list) and v:
+                    loads.extend(y[0] if isinstance(y, list) else y for y in
+                                 (v if isinstance(v[0], list) else [v]))
+                else:
+                    collect(v)
+        elif isinstance(x, list):
+            for v in x:
+                collect(v)
+    collect(res)
+    a.set_title(f"time vs data, one thread (load average {min(loads):.1f}-{max(loads):.1f} "
+                "on 2 cores)", fontsize=10)
     b.loglog(x, s["peak_rss_mb"], "d-", label=f"peak RSS of loading (slope "
              f"{ex['peak_rss_mb']:.2f})")
     b.set_xlabel("interactions")
