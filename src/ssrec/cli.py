@@ -18,6 +18,7 @@
     ssrec datasets [--json]
     ssrec data describe NAME_OR_PATH [--model M] [--json] [--set data.k=v ...]   (includes the
                                                   social graph when the dataset has one)
+    ssrec data synth --interactions 20M --out DIR [--seed S] [--valid-ratio R] [--test-ratio R]
 
 User errors (bad config, missing data, malformed files) print one line and exit with code 2.
 """
@@ -284,6 +285,24 @@ def _protocol_text(split: str, ratios: Any, valid: str, valid_ratio: float,
                f"{valid_ratio:.0%} per-user random hold-out") + " (or the validation file)"
     return (f"{what}; validation: {val}; repeated events "
             f"{'collapsed' if dedup is not False else 'kept in time order'}")
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from ssrec.data.synth import parse_count, synthesize
+
+    meta = synthesize(parse_count(args.interactions), args.out, seed=args.seed,
+                      valid_ratio=args.valid_ratio, test_ratio=args.test_ratio)
+    if args.json:
+        print(json.dumps(meta, indent=2))
+    else:
+        rows = meta["rows"]
+        print(f"{args.out}: {_fmt_int(meta['interactions'])} interactions "
+              f"(train {_fmt_int(rows['train'])}, valid {_fmt_int(rows['valid'])}, test "
+              f"{_fmt_int(rows['test'])}), {_fmt_int(meta['users'])} users, "
+              f"{_fmt_int(meta['items'])} items, density {meta['density']:.3%}; shaped like "
+              f"{meta['profile']} (user tail exponent {meta['profile_user']['alpha']:.3f}, "
+              f"item {meta['profile_item']['alpha']:.3f}); train with --dataset {args.out}")
+    return 0
 
 
 def cmd_data_describe(args: argparse.Namespace) -> int:
@@ -677,6 +696,22 @@ def build_parser() -> argparse.ArgumentParser:
                       help="data option, e.g. --set data.rating_threshold=4")
     data_dir(desc)
     desc.set_defaults(func=cmd_data_describe)
+    syn = dsub.add_parser("synth", help="write synthetic interactions shaped like gowalla",
+                          description="Synthetic train/valid/test files whose user activity and "
+                          "item popularity follow gowalla's training degree distributions "
+                          "(power-law tails fitted by maximum likelihood), at any size, with "
+                          "gowalla's density (users and items grow as the square root of the "
+                          "interactions); see ssrec.data.synth and docs/scale.md.")
+    syn.add_argument("--interactions", required=True,
+                     help="interactions in all splits, e.g. 1000000, 500k, 20M")
+    syn.add_argument("--out", required=True, help="the folder to write (a dataset folder)")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--valid-ratio", type=float, default=0.1,
+                     help="each user's share of validation rows (default 0.1)")
+    syn.add_argument("--test-ratio", type=float, default=0.2,
+                     help="each user's share of test rows (default 0.2)")
+    syn.add_argument("--json", action="store_true", help="print synth.json")
+    syn.set_defaults(func=cmd_data_synth)
     return p
 
 

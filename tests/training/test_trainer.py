@@ -43,7 +43,8 @@ def test_run_folder_contents(planted_dir, tmp_path):
     assert len(lines) == 4 and json.loads(lines[0])["loss"]["bpr"] > 0
     cfg2 = yaml.safe_load((tmp_path / "config.yaml").read_text())
     assert cfg2["model"] == {"name": "LightGCN", "embedding_dim": 64, "l2_reg": 0.0001,
-                             "init_std": None, "n_layers": 3}
+                             "init_std": None, "n_layers": 3, "propagation": "full",
+                             "fanouts": [10], "sparse_grad": None}
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert ckpt["epoch"] == result.best_epoch
 

@@ -52,6 +52,7 @@ from ssrec.data.kg import KnowledgeGraph, build_kg, read_links, read_triples
 from ssrec.data.sequence import UserSequences
 from ssrec.data.social import SocialGraph, build_social
 from ssrec.errors import ConfigError, DataError
+from ssrec.utils import arrays
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +158,8 @@ class InteractionData:
         def stats(u: np.ndarray, i: np.ndarray) -> dict[str, Any]:
             return {
                 "interactions": int(u.size),
-                "users": int(np.unique(u).size),
-                "items": int(np.unique(i).size),
+                "users": arrays.n_distinct(u),
+                "items": arrays.n_distinct(i),
                 "density": u.size / (self.n_users * self.n_items) if self.n_users else 0.0,
             }
 
@@ -433,7 +434,7 @@ def _hold_out_of_auxiliary(cfg: DataConfig, aux: dict[str, _Table], valid: _Tabl
     test_keys = test.u * n_items + test.i
     mode = cfg.valid_auxiliary
     if mode == "auto":
-        in_aux = any(np.isin(test_keys, t.u * n_items + t.i).any() for t in aux.values())
+        in_aux = any(arrays.isin(test_keys, t.u * n_items + t.i).any() for t in aux.values())
         mode = "keep" if in_aux or not len(test_keys) else "drop"
     desc["auxiliary"] = mode
     if mode == "keep":
@@ -441,7 +442,7 @@ def _hold_out_of_auxiliary(cfg: DataConfig, aux: dict[str, _Table], valid: _Tabl
     valid_keys = valid.u * n_items + valid.i
     removed = {}
     for b, t in aux.items():
-        hit = np.isin(t.u * n_items + t.i, valid_keys)
+        hit = arrays.isin(t.u * n_items + t.i, valid_keys)
         removed[b] = int(hit.sum())
         aux[b] = t.take(np.flatnonzero(~hit))
     desc["auxiliary_rows_removed"] = removed
@@ -580,17 +581,47 @@ class _Table:
                       c("r"), c("t"), np.concatenate([p.order for p in parts]))
 
 
-def _dedup(tab: _Table, n_items: int, collapse: bool = True) -> tuple[_Table, int]:
+def _dedup(tab: _Table, n_items: int, collapse: bool = True
+           ) -> tuple[_Table, int, np.ndarray]:
     """Repeated (user, item) rows of ``tab``: with ``collapse`` each pair keeps only its first
-    row in the file, else every row is kept. Returns the table and the number of repeats (rows
-    after a pair's first)."""
+    row in the file, else every row is kept. Returns the table, the number of repeats (rows
+    after a pair's first) and the sorted distinct pair keys ``user × n_items + item`` (the
+    same for the table returned)."""
     key = tab.u * n_items + tab.i
-    _, first = np.unique(key, return_index=True)
-    repeats = int(key.size - first.size)
+    distinct = arrays.unique(key)
+    repeats = int(key.size - distinct.size)
     if not repeats or not collapse:
-        return tab, repeats
+        return tab, repeats, distinct
+    _, first = np.unique(key, return_index=True)
     first.sort()
-    return tab.take(first), repeats
+    return tab.take(first), repeats, distinct
+
+
+def _intern(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Intern raw ids across files: ``(vocab, codes)`` where ``vocab`` holds the distinct raw
+    ids as sorted strings and ``codes`` (``int64``, the columns concatenated) index it, as
+    ``np.unique(..., return_inverse=True)`` of the string ids gives. Columns read as numbers
+    (the fast reader's canonical integer ids) are interned as numbers and only their distinct
+    values become strings: the same vocabulary and codes, without sorting millions of
+    strings."""
+    if all(c.dtype.kind in "iu" for c in columns):
+        values, codes = arrays.unique_inverse(np.concatenate(columns))
+        text = values.astype(str)
+        order = np.argsort(text, kind="stable")  # string order, as the str path sorts
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        return text[order], rank[codes]
+    cols = [c.astype(str) if c.dtype.kind in "iu" else c for c in columns]
+    vocab, codes = np.unique(np.concatenate(cols), return_inverse=True)
+    return vocab, codes.reshape(-1).astype(np.int64)
+
+
+def _idmap(vocab: np.ndarray, codes: np.ndarray) -> tuple[IdMap, np.ndarray]:
+    """``IdMap.from_values(vocab[codes])`` through the distinct codes only (``vocab`` is
+    sorted and distinct, so the distinct strings are ``vocab[distinct codes]``)."""
+    distinct, inverse = arrays.unique_inverse(codes)
+    idmap, sub = IdMap.from_values(vocab[distinct])
+    return idmap, sub[inverse]
 
 
 def _say(report: dict[str, Any], level: str, message: str) -> None:
@@ -661,8 +692,9 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     # read in time order (train, valid, test): ``order`` then follows it across files
     for role in sorted(files, key=lambda r: ("all", "train", "valid", "test").index(r)):
         path, fmt = files[role]
-        raws[role] = read_interactions(path, fmt)
-    aux_raws = {b: read_interactions(path, fmt) for b, (path, fmt) in beh_files.items()}
+        raws[role] = read_interactions(path, fmt, numeric_ids=True)
+    aux_raws = {b: read_interactions(path, fmt, numeric_ids=True)
+                for b, (path, fmt) in beh_files.items()}
     report["rows_read"] = {r: len(x) for r, x in raws.items()}
     report["layout"] = {r: x.layout for r, x in raws.items()}
     if column:  # the target's rows become "train", the others auxiliary, as files would
@@ -706,14 +738,10 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     # -- intern raw ids globally (all files) -------------------------------------------------
     roles = list(raws)
     # auxiliary rows are interned with the rest: an item only viewed gets an id too
-    all_u = np.concatenate([raws[r].user for r in roles] + [x.user for x in aux_raws.values()])
-    all_i = np.concatenate([raws[r].item for r in roles] + [x.item for x in aux_raws.values()])
-    u_vocab, u_codes = np.unique(all_u, return_inverse=True)
-    i_vocab, i_codes = np.unique(all_i, return_inverse=True)
-    u_codes = u_codes.reshape(-1).astype(np.int64)
-    i_codes = i_codes.reshape(-1).astype(np.int64)
+    u_vocab, u_codes = _intern([raws[r].user for r in roles] + [x.user for x in aux_raws.values()])
+    i_vocab, i_codes = _intern([raws[r].item for r in roles] + [x.item for x in aux_raws.values()])
     n_i_codes = max(int(i_vocab.size), 1)
-    report["read"] = {"rows": int(all_u.size), "users": int(u_vocab.size),
+    report["read"] = {"rows": int(u_codes.size), "users": int(u_vocab.size),
                       "items": int(i_vocab.size)}
     tables: dict[str, _Table] = {}
     offset = 0
@@ -735,11 +763,12 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     # -- 3. duplicates -------------------------------------------------------------------------
     collapse = cfg.dedup is not False  # "auto" without a model (see DataConfig.dedup)
     dups = {}
+    pair_keys = {}  # each file's sorted distinct pair keys (reused while its table stands)
     for r in roles:
-        tables[r], dups[r] = _dedup(tables[r], n_i_codes, collapse)
+        tables[r], dups[r], pair_keys[r] = _dedup(tables[r], n_i_codes, collapse)
     aux_dups = {}
     for b in aux:  # repeated rows of a behaviour are one edge of its graph: always collapsed
-        aux[b], aux_dups[b] = _dedup(aux[b], n_i_codes, True)
+        aux[b], aux_dups[b], _ = _dedup(aux[b], n_i_codes, True)
     report["dedup"] = collapse
     report["duplicates_collapsed"] = dups if collapse else {r: 0 for r in dups}
     if not collapse:
@@ -759,7 +788,7 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     if method != "given":
         parts = [tables[r] for r in ("all", "train", "valid", "test") if r in tables]
         merged = _Table.cat(parts)
-        merged, cross = _dedup(merged, n_i_codes, collapse)
+        merged, cross, _ = _dedup(merged, n_i_codes, collapse)
         if not collapse:  # kept rows: only the repeats that span two files are new
             cross -= sum(dups.values())
         if cross:
@@ -772,7 +801,7 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
         keep = splits.k_core(allt.u, allt.i, cfg.k_core)
         kept_orders = allt.order[keep]
         for r in list(tables):
-            tables[r] = tables[r].take(np.flatnonzero(np.isin(tables[r].order, kept_orders)))
+            tables[r] = tables[r].take(np.flatnonzero(arrays.isin(tables[r].order, kept_orders)))
         report["k_core"] = {"k": cfg.k_core, "interactions_removed": int((~keep).sum())}
 
     # -- 5. split ------------------------------------------------------------------------------
@@ -803,16 +832,19 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
         has_valid = method == "loo" or cfg.ratios[1] > 0
         valid = allt.take(np.flatnonzero(labels == splits.VALID)) if has_valid else None
     # -- 6. evaluation pairs that are also training pairs (before the hold-out) -----------
-    train_keys = np.unique(train.u * n_i_codes + train.i)
+    if method == "given" and cfg.k_core <= 1:  # the training file's table as deduplicated
+        train_keys = pair_keys["train"]
+    else:
+        train_keys = arrays.unique(train.u * n_i_codes + train.i)
     overlap = {}
-    dup = np.isin(test.u * n_i_codes + test.i, train_keys)
+    dup = arrays.isin(test.u * n_i_codes + test.i, train_keys, sorted_unique=True)
     overlap["test"] = int(dup.sum())
     if collapse:
         test = test.take(np.flatnonzero(~dup))
     if valid is not None:
-        dup = np.isin(valid.u * n_i_codes + valid.i, train_keys)
+        dup = arrays.isin(valid.u * n_i_codes + valid.i, train_keys, sorted_unique=True)
         overlap["valid"] = int(dup.sum())
-        dup |= np.isin(valid.u * n_i_codes + valid.i, test.u * n_i_codes + test.i)
+        dup |= arrays.isin(valid.u * n_i_codes + valid.i, test.u * n_i_codes + test.i)
         overlap["valid_also_in_test"] = int(dup.sum()) - overlap["valid"]
         if collapse:
             valid = valid.take(np.flatnonzero(~dup))
@@ -873,10 +905,14 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     # untrained embedding each); the training codes come first in the concatenation
     known = [train] + list(aux.values()) + ([valid, test] if cfg.cold == "keep" else [])
     # users and items of any training behaviour are known (not cold)
-    fit_u = np.concatenate([train.u] + [t.u for t in aux.values()])
-    fit_i = np.concatenate([train.i] + [t.i for t in aux.values()])
-    users, cu = IdMap.from_values(u_vocab[np.concatenate([t.u for t in known])])
-    items, ci = IdMap.from_values(i_vocab[np.concatenate([t.i for t in known])])
+    # which user / item codes any training behaviour has (a table per code, built once)
+    fit_u = np.zeros(u_vocab.size, dtype=bool)
+    fit_i = np.zeros(i_vocab.size, dtype=bool)
+    for t in [train, *aux.values()]:
+        fit_u[t.u] = True
+        fit_i[t.i] = True
+    users, cu = _idmap(u_vocab, np.concatenate([t.u for t in known]))
+    items, ci = _idmap(i_vocab, np.concatenate([t.i for t in known]))
     tu, ti = cu[:train.u.size], ci[:train.i.size]
     u_lookup = np.full(u_vocab.size, -1, dtype=np.int64)
     u_lookup[np.concatenate([t.u for t in known])] = cu
@@ -886,12 +922,12 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     def index(tab: _Table, sname: str) -> Interactions:
         uu = u_lookup[tab.u]
         ii = i_lookup[tab.i]
-        cold_u = ~np.isin(tab.u, fit_u)
-        cold_i = ~np.isin(tab.i, fit_i)
+        cold_u = ~fit_u[tab.u]
+        cold_i = ~fit_i[tab.i]
         cold = cold_u | cold_i
         report.setdefault("cold", {})[sname] = {
-            "users": int(np.unique(tab.u[cold_u]).size),
-            "items": int(np.unique(tab.i[cold_i]).size),
+            "users": arrays.n_distinct(tab.u[cold_u]),
+            "items": arrays.n_distinct(tab.i[cold_i]),
             "interactions": int(cold.sum()),
             "kept": cfg.cold == "keep",
         }
@@ -914,28 +950,28 @@ def load_dataset(cfg: DataConfig | None = None, seed: int = 2020, require_test: 
     # a dropped cold validation pair also leaves the test-time input of a sequential model
     # (its history is training + validation items): count the users who lose one
     if cfg.cold != "keep" and report["cold"]["valid"]["interactions"]:
-        vcold = ~np.isin(valid.u, fit_u) | ~np.isin(valid.i, fit_i)
-        tested = np.isin(valid.u, test.u)
+        vcold = ~fit_u[valid.u] | ~fit_i[valid.i]  # in no training behaviour
+        tested = arrays.isin(valid.u, test.u)
         lost = vcold & tested
         report["cold"]["valid"]["test_input"] = {
-            "interactions": int(lost.sum()), "users": int(np.unique(valid.u[lost]).size)}
+            "interactions": int(lost.sum()), "users": arrays.n_distinct(valid.u[lost])}
         if lost.any():
             _say(report, "warning", f"{name}: {int(lost.sum())} validation interactions of "
-                 f"{int(np.unique(valid.u[lost]).size)} test users involve items (or users) "
+                 f"{arrays.n_distinct(valid.u[lost])} test users involve items (or users) "
                  "never seen in training and are dropped, so they are also missing from those "
                  "users' test-time input (the history sequential models read: training + "
                  "validation items); data.cold=keep keeps them (an id and an untrained "
                  "embedding each)")
-    without = {"test": len(users) - int(np.unique(test_i.user).size)}
+    without = {"test": len(users) - arrays.n_distinct(test_i.user)}
     if split_desc["validation"]["method"] != "none":
-        without["valid"] = len(users) - int(np.unique(valid_i.user).size)
+        without["valid"] = len(users) - arrays.n_distinct(valid_i.user)
     report["users_without_target"] = without
     # why: too few events for the split (no pair at all), or its target(s) dropped as cold
     reasons = {}
     for sname, tab in (("test", test), ("valid", valid)):
         if sname not in without:
             continue
-        had = int(np.unique(u_lookup[tab.u][u_lookup[tab.u] >= 0]).size)
+        had = arrays.n_distinct(u_lookup[tab.u][u_lookup[tab.u] >= 0])
         reasons[sname] = {"no_target_in_split": len(users) - had,
                           "target_dropped_as_cold": without[sname] - (len(users) - had)}
     report["users_without_target_reason"] = reasons
@@ -1018,8 +1054,8 @@ def _behavior_report(mb: MultiBehavior, dups: dict[str, int], target_rows: _Tabl
     fit = mb.train[mb.target]
     t["fit"] = len(fit)
     t["interactions"] = int(target_rows.u.size)
-    t["users"] = int(np.unique(target_rows.u).size)
-    t["items"] = int(np.unique(target_rows.i).size)
+    t["users"] = arrays.n_distinct(target_rows.u)
+    t["items"] = arrays.n_distinct(target_rows.i)
     aux = {b: mb.csr(b) for b in mb.auxiliary}
     return {
         "order": list(mb.names),

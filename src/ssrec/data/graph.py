@@ -42,31 +42,49 @@ def normalized_adjacency(
     u = torch.as_tensor(user, dtype=torch.long)
     i = torch.as_tensor(item, dtype=torch.long, device=u.device)
     n = n_users + n_items
+    if layout not in ("csr", "coo"):
+        raise ValueError(f"layout must be 'csr' or 'coo', got {layout!r}")
     if u.numel():
-        key = torch.unique(u * n_items + i)
+        key = torch.unique(u * n_items + i)  # sorted: by user, then item
         u, i = key // n_items, key % n_items
+    if layout == "csr":
+        return _bipartite_csr(u, i, n_users, n_items)
     row = torch.cat([u, i + n_users])
     col = torch.cat([i + n_users, u])
     deg = torch.bincount(row, minlength=n).to(torch.float32)
     dinv = deg.pow(-0.5)
     dinv[deg == 0] = 0.0
     val = dinv[row] * dinv[col]
-    if layout not in ("csr", "coo"):
-        raise ValueError(f"layout must be 'csr' or 'coo', got {layout!r}")
-    adj = torch.sparse_coo_tensor(torch.stack([row, col]), val, (n, n),
-                                  check_invariants=False).coalesce()
-    if layout == "coo":
-        return adj
+    return torch.sparse_coo_tensor(torch.stack([row, col]), val, (n, n),
+                                   check_invariants=False).coalesce()
+
+
+def _bipartite_csr(u: torch.Tensor, i: torch.Tensor, n_users: int, n_items: int
+                   ) -> torch.Tensor:
+    """The CSR ``Â`` of :func:`normalized_adjacency` from distinct pairs sorted by (user,
+    item), built directly: the user rows are the pairs as they are, the item rows the pairs
+    stably sorted by item (one sort of ``E`` keys, where a COO ``coalesce`` sorts ``2E``; the
+    same matrix, entry for entry)."""
+    n = n_users + n_items
+    deg_u = torch.bincount(u, minlength=n_users)
+    deg_i = torch.bincount(i, minlength=n_items)
+    deg = torch.cat([deg_u, deg_i]).to(torch.float32)
+    dinv = deg.pow(-0.5)
+    dinv[deg == 0] = 0.0
+    by_item = torch.sort(i, stable=True).indices  # (item, user) order
+    col = torch.cat([i + n_users, u[by_item]])
+    row_of = torch.cat([u, i[by_item] + n_users])
+    val = dinv[row_of] * dinv[col]
+    del row_of
+    crow = torch.zeros(n + 1, dtype=torch.long, device=u.device)
+    crow[1:] = torch.cumsum(torch.cat([deg_u, deg_i]), 0)
+    idx = torch.int32 if n < 2**31 - 1 and val.numel() < 2**31 - 1 else torch.long
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        csr = adj.to_sparse_csr()
-        if n < 2**31 - 1 and val.numel() < 2**31 - 1:
-            # int32 indices: the CPU kernel (MKL) takes them as they are; int64 indices are
-            # converted on every product
-            csr = torch.sparse_csr_tensor(csr.crow_indices().to(torch.int32),
-                                          csr.col_indices().to(torch.int32), csr.values(),
-                                          csr.shape, check_invariants=False)
-        return csr
+        # int32 indices when they fit: the CPU kernel (MKL) takes them as they are; int64
+        # indices are converted on every product
+        return torch.sparse_csr_tensor(crow.to(idx), col.to(idx), val, (n, n),
+                                       check_invariants=False)
 
 
 def normalized_interactions(user: np.ndarray, item: np.ndarray, n_users: int, n_items: int

@@ -9,15 +9,17 @@ normalised training graph and LightGCN propagation. A graph SSL model subclasses
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from pydantic import Field
 from torch import nn
 
+from ssrec.errors import ConfigError
 from ssrec.losses import bpr_loss, info_nce, l2_regularization
 from ssrec.models.base import ModelConfig, Recommender, matmul_into
 from ssrec.models.layers import propagate, propagate_rows
+from ssrec.models.layers.sampled import CSRGraph, propagate_rows_sampled
 
 if TYPE_CHECKING:
     from ssrec.data.dataset import InteractionData
@@ -96,9 +98,27 @@ class EmbeddingCF(Recommender):
 class GraphConfig(EmbeddingConfig):
     """Attributes:
         n_layers: ``L``, propagation layers (default 3, as in LightGCN).
+        propagation: how a training step propagates (evaluation always propagates the full
+            graph once). ``"full"`` (default): every step propagates the whole graph, an epoch
+            costs ``steps × L × nnz × D``, quadratic in the data at a fixed batch size.
+            ``"sampled"``: each step computes the batch's rows from neighbourhoods sampled
+            with ``fanouts`` (:mod:`ssrec.models.layers.sampled`; unbiased, exact when every
+            degree is within its fanout), at a cost per step bounded independently of the
+            graph: an epoch grows linearly. Models with ``supports_sampled`` only (LightGCN,
+            SimGCL).
+        fanouts: neighbours drawn per node at hop 1, 2, ... (hop 1: the batch's own
+            neighbours; the last value repeats for deeper hops). Default ``[10]``.
+        sparse_grad: with ``propagation=sampled``, give the embedding tables row-sparse
+            gradients and update them with a lazy Adam (``torch.optim.SparseAdam``: only the
+            rows a step reads move, and only their moments decay), so that no step touches all
+            ``U + I`` rows. ``None`` (default): true with ``sampled``, false with ``full``
+            (where every row has a gradient anyway).
     """
 
     n_layers: int = Field(3, ge=0)
+    propagation: Literal["full", "sampled"] = "full"
+    fanouts: list[int] = Field(default_factory=lambda: [10], min_length=1)
+    sparse_grad: bool | None = None
 
 
 class GraphCF(EmbeddingCF):
@@ -108,10 +128,63 @@ class GraphCF(EmbeddingCF):
     Config = GraphConfig
     family = "graph"
     include_ego: bool = True  # average layers 0..L (LightGCN); SimGCL-style models use 1..L
+    #: the model's loss goes through :meth:`loss_ego` and :meth:`rows_reader` only, so that
+    #: ``propagation=sampled`` can replace its propagation (LightGCN, SimGCL)
+    supports_sampled: bool = False
 
     def __init__(self, cfg: GraphConfig, data: InteractionData):
         super().__init__(cfg, data)
         self.register_buffer("adj", data.norm_adj, persistent=False)
+        if any(f < 1 for f in cfg.fanouts):
+            raise ConfigError(f"model.fanouts must be >= 1, got {cfg.fanouts}")
+        self.sampled = cfg.propagation == "sampled"
+        if self.sampled and not type(self).supports_sampled:
+            raise ConfigError(f"model.propagation=sampled is not available for "
+                              f"{type(self).__name__} (models with it: LightGCN, SimGCL); use "
+                              "model.propagation=full")
+        if cfg.sparse_grad and not self.sampled:
+            raise ConfigError("model.sparse_grad=true needs model.propagation=sampled (full "
+                              "propagation gives every row a gradient)")
+        sparse = self.sampled and cfg.sparse_grad is not False
+        self.user_embedding.sparse = sparse
+        self.item_embedding.sparse = sparse
+        self._csr: CSRGraph | None = None
+
+    def csr_graph(self) -> CSRGraph:
+        """``Â`` as CSR arrays on the model's device (for neighbour sampling; built once)."""
+        if self._csr is None or self._csr.crow.device != self.adj.device:
+            self._csr = CSRGraph.from_sparse(self.adj)
+        return self._csr
+
+    def hop_fanouts(self) -> list[int]:
+        """The fanout of each hop ``1..L`` (``model.fanouts``, its last value repeated)."""
+        f = self.cfg.fanouts
+        return [f[min(k, len(f) - 1)] for k in range(self.cfg.n_layers)]
+
+    def ego_rows(self, nodes: torch.Tensor) -> torch.Tensor:
+        """Layer-0 embeddings of the given node ids (users first: ``id < U`` a user, else item
+        ``id - U``), ``[n, D]``, read through the embedding modules (row-sparse gradients with
+        ``sparse_grad``)."""
+        is_user = nodes < self.n_users
+        n_u = int(is_user.sum())
+        if n_u == nodes.numel():
+            return self.user_embedding(nodes)
+        if n_u == 0:
+            return self.item_embedding(nodes - self.n_users)
+        if bool(is_user[:n_u].all()):  # users first (sorted ids): no reordering
+            return torch.cat([self.user_embedding(nodes[:n_u]),
+                              self.item_embedding(nodes[n_u:] - self.n_users)])
+        pos = torch.cat([is_user.nonzero().squeeze(1), (~is_user).nonzero().squeeze(1)])
+        out = torch.cat([self.user_embedding(nodes[pos[:n_u]]),
+                         self.item_embedding(nodes[pos[n_u:]] - self.n_users)])
+        return out.index_select(0, torch.argsort(pos))
+
+    def loss_ego(self) -> torch.Tensor | Callable[[torch.Tensor], torch.Tensor]:
+        """The layer-0 embeddings a training loss reads: the ``[U+I, D]`` matrix
+        (:meth:`ego`), or with ``propagation=sampled`` the reader :meth:`ego_rows` (so that a
+        step reads only the rows it needs). Pass it to :meth:`rows_reader` and
+        :meth:`node_bpr_parts`."""
+        return self.ego_rows if self.sampled else self.ego()
 
     def ego(self) -> torch.Tensor:
         """Layer-0 embeddings of all nodes, users first: ``[U+I, D]``."""
@@ -131,7 +204,8 @@ class GraphCF(EmbeddingCF):
                          include_ego=self.include_ego, layer_hook=layer_hook)
 
     def rows_reader(self, noise: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
-                    last_noise_at_rows: bool = False, ego: torch.Tensor | None = None,
+                    last_noise_at_rows: bool = False,
+                    ego: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
                     ) -> Callable[[torch.Tensor], torch.Tensor]:
         """A reader ``rows [R] -> [R, D]`` of the layer average of :meth:`propagate_nodes`
         (optionally perturbed by an additive ``noise`` after each layer), which propagates
@@ -144,8 +218,26 @@ class GraphCF(EmbeddingCF):
             noise: ``f(E^(l), l) -> E^(l) + Δ`` with an identity gradient (e.g. SimGCL's).
             last_noise_at_rows: perturb only the rows read of the last layer (see
                 :func:`~ssrec.models.layers.propagate_rows`).
-            ego: the ``[U+I, D]`` layer-0 embeddings, when the caller already built them.
+            ego: the ``[U+I, D]`` layer-0 embeddings, when the caller already built them (or
+                :meth:`loss_ego`).
+
+        With ``propagation=sampled`` each call samples the rows' neighbourhoods afresh and
+        estimates the same layer average from them
+        (:func:`~ssrec.models.layers.sampled.propagate_rows_sampled`; the noise is added to
+        each computed layer's rows, the last layer being computed at the rows only).
         """
+        if self.sampled:
+            rows_of = ego if ego is not None and not isinstance(ego, torch.Tensor) \
+                else self.ego_rows
+
+            def read_sampled(rows: torch.Tensor) -> torch.Tensor:
+                return propagate_rows_sampled(self.csr_graph(), rows_of, rows,
+                                              self.hop_fanouts(), self.include_ego, noise,
+                                              self.generator)
+            return read_sampled
+        if ego is not None and not isinstance(ego, torch.Tensor):
+            raise TypeError("rows_reader: a reader as ego needs propagation=sampled")
+
         def read(rows: torch.Tensor) -> torch.Tensor:
             return propagate_rows(self.adj, self.ego() if ego is None else ego,
                                   self.cfg.n_layers, rows, self.include_ego, noise,
@@ -194,7 +286,8 @@ class GraphCF(EmbeddingCF):
         return info_nce(ra[:nu], rb[:nu], tau) + info_nce(ra[nu:], rb[nu:], tau)
 
     def node_bpr_parts(self, nodes: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
-                       ego: torch.Tensor, batch: PairBatch) -> dict[str, torch.Tensor]:
+                       ego: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
+                       batch: PairBatch) -> dict[str, torch.Tensor]:
         """:meth:`bpr_parts` on the unsplit node matrix (faster: one gather for the batch's
         users, positives and negatives, so the backward pass scatters into one ``[U+I, D]``
         gradient).
@@ -202,7 +295,8 @@ class GraphCF(EmbeddingCF):
         Args:
             nodes: ``[U+I, D]`` final representations, users first, or a
                 :meth:`rows_reader` (read at the batch's rows only).
-            ego: ``[U+I, D]`` layer-0 embeddings (for the L2 penalty).
+            ego: ``[U+I, D]`` layer-0 embeddings (for the L2 penalty), or a reader of them
+                (:meth:`loss_ego`).
             batch: the training triples.
         """
         b, n_neg = batch.neg.shape
@@ -212,7 +306,7 @@ class GraphCF(EmbeddingCF):
         n = n.view(b, n_neg, -1)  # [B, N, D]
         pos = (u * p).sum(-1)  # [B]
         neg = (u.unsqueeze(1) * n).sum(-1)  # [B, N]
-        e_u, e_p, e_n = torch.split(ego.index_select(0, idx), [b, b, b * n_neg])
+        e_u, e_p, e_n = torch.split(self.layer_rows(ego, idx), [b, b, b * n_neg])
         reg = l2_regularization(e_u, e_p, e_n)
         return {"bpr": bpr_loss(pos, neg), "reg": self.cfg.l2_reg * reg}
 

@@ -12,6 +12,7 @@ import torch
 from ssrec.data.dataset import InteractionData
 from ssrec.registry import Registry
 from ssrec.sampling.negatives import NegativeSampler
+from ssrec.utils.arrays import unique
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,11 @@ class PairwiseSampler(Sampler):
         csr = data.train_csr
         self._indptr, self._indices = csr.indptr.astype(np.int64), csr.indices.astype(np.int64)
         self._active = np.flatnonzero(np.diff(self._indptr) > 0)
+        # the training rows in user order (once), so that each epoch's negative check can run
+        # in user order (NegativeSampler.is_positive)
+        u = self._users
+        self._by_user = None if u.size < 2 or bool((u[1:] >= u[:-1]).all()) \
+            else np.argsort(u, kind="stable")
 
     def __len__(self) -> int:
         return -(-self._users.size // self.batch_size)
@@ -177,11 +183,16 @@ class PairwiseSampler(Sampler):
             users = self._active[self.rng.integers(0, self._active.size, self._users.size)]
             start, deg = self._indptr[users], np.diff(self._indptr)[users]
             pos = self._indices[start + self.rng.integers(0, deg)]  # one item per user, uniform
+            order = None
         else:
             perm = self.rng.permutation(self._users.size)
             users = self._users[perm]
             pos = self._items[perm]
-        neg = self.negatives.sample(users, self.n_negatives, self.rng)
+            inv = np.empty_like(perm)
+            inv[perm] = np.arange(perm.size)
+            # users[order] is sorted: the rows in user order, found in this epoch's order
+            order = inv if self._by_user is None else inv[self._by_user]
+        neg = self.negatives.sample(users, self.n_negatives, self.rng, order)
         dev = self.device
         tu = torch.from_numpy(users).to(dev)
         tp = torch.from_numpy(pos).to(dev)
@@ -189,8 +200,8 @@ class PairwiseSampler(Sampler):
         bs = self.batch_size
         starts = range(0, users.size, bs)
         # distinct users / items per batch, computed here and moved in one transfer
-        uu = [np.unique(users[s:s + bs]) for s in starts]
-        up = [np.unique(pos[s:s + bs]) for s in starts]
+        uu = [unique(users[s:s + bs]) for s in starts]  # by sorting: see ssrec.utils.arrays
+        up = [unique(pos[s:s + bs]) for s in starts]
         u_off = np.cumsum([0] + [a.size for a in uu])
         p_off = np.cumsum([0] + [a.size for a in up])
         tuu = torch.from_numpy(np.concatenate(uu)).to(dev)

@@ -55,11 +55,26 @@ class NegativeSampler:
                             f"{self.n_items} training items, so no negative item exists for "
                             f"them: {shown}; drop these users from the data (or add items)")
 
-    def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """``bool`` array: whether each (user, item) is a training interaction."""
+    def is_positive(self, users: np.ndarray, items: np.ndarray,
+                    order: np.ndarray | None = None) -> np.ndarray:
+        """``bool`` array: whether each (user, item) is a training interaction.
+
+        Args:
+            users, items: ``int [N]``.
+            order: optionally, a permutation that sorts ``users``: the binary searches then
+                run in user order, where consecutive searches hit neighbouring keys (in
+                random order each search missed the caches at every level: 10 s for 3.5M
+                pairs here, against 2 s). The result is the same.
+        """
         keys = np.asarray(users, dtype=np.int64) * self.n_items + items
         if self._keys.size == 0:
             return np.zeros(keys.shape, dtype=bool)
+        if order is not None:
+            ks = keys[order]
+            pos = np.minimum(np.searchsorted(self._keys, ks), self._keys.size - 1)
+            out = np.empty(keys.shape, dtype=bool)
+            out[order] = self._keys[pos] == ks
+            return out
         pos = np.minimum(np.searchsorted(self._keys, keys), self._keys.size - 1)
         return self._keys[pos] == keys
 
@@ -76,13 +91,16 @@ class NegativeSampler:
         below = np.searchsorted(self._gap_keys, users * (self.n_items + 1) + r, side="right")
         return r + below - self._indptr[users]
 
-    def sample(self, users: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, users: np.ndarray, n: int, rng: np.random.Generator,
+               order: np.ndarray | None = None) -> np.ndarray:
         """Draw ``n`` negatives per user.
 
         Args:
             users: ``int64 [B]`` user indices.
             n: negatives per user.
             rng: the random generator.
+            order: optionally, a permutation that sorts ``users`` (a faster first check, see
+                :meth:`is_positive`; the draws are the same).
 
         Returns:
             ``int64 [B, n]`` item indices, none of them a training positive of its user.
@@ -90,7 +108,9 @@ class NegativeSampler:
         users = np.asarray(users, dtype=np.int64)
         u = np.repeat(users, n)
         neg = rng.integers(0, self.n_items, size=u.size, dtype=np.int64)
-        bad = np.flatnonzero(self.is_positive(u, neg))
+        if order is not None and n > 1:  # the same order over the repeated users
+            order = (np.asarray(order, dtype=np.int64)[:, None] * n + np.arange(n)).reshape(-1)
+        bad = np.flatnonzero(self.is_positive(u, neg, order))
         rounds = 0
         while bad.size and rounds < self.max_rounds:
             rounds += 1

@@ -96,6 +96,70 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
+class Optimizers:
+    """Several optimisers stepped as one (:func:`make_optimizer`): ``zero_grad``, ``step``,
+    ``state_dict`` and ``load_state_dict`` of each in turn."""
+
+    def __init__(self, optimizers: list[torch.optim.Optimizer]):
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [g for o in self.optimizers for g in o.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for o in self.optimizers:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for o in self.optimizers:
+            o.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizers": [o.state_dict() for o in self.optimizers]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        parts = state.get("optimizers")
+        if parts is None or len(parts) != len(self.optimizers):
+            raise ConfigError("the checkpoint's optimiser state does not match this run's "
+                              "optimisers (sparse and dense parameters)")
+        for o, st in zip(self.optimizers, parts):
+            o.load_state_dict(st)
+
+
+def make_optimizer(model: torch.nn.Module, train: TrainConfig, world: int = 1
+                   ) -> torch.optim.Optimizer | Optimizers:
+    """Adam over the model's parameters; the tables of embedding modules with row-sparse
+    gradients (``nn.Embedding(sparse=True)``, e.g. ``model.propagation=sampled``) get
+    ``torch.optim.SparseAdam`` instead (a lazy Adam: a step moves only the rows it read and
+    decays only their moments), so that a step's cost does not grow with the table's size.
+
+    Raises:
+        ConfigError: sparse tables with ``train.weight_decay``, ``train.grad_clip`` or under
+            torchrun (not supported with sparse gradients here).
+    """
+    sparse = [p for m in model.modules() if isinstance(m, torch.nn.Embedding) and m.sparse
+              for p in m.parameters(recurse=False) if p.requires_grad]
+    if not sparse:
+        return torch.optim.Adam(model.parameters(), lr=train.lr,
+                                weight_decay=train.weight_decay)
+    why = ("row-sparse embedding gradients (model.sparse_grad, on by default with "
+           "model.propagation=sampled; set model.sparse_grad=false for dense Adam)")
+    if train.weight_decay:
+        raise ConfigError(f"train.weight_decay is not supported with {why}; the models' "
+                          "l2_reg penalises the rows a batch reads")
+    if train.grad_clip is not None:
+        raise ConfigError(f"train.grad_clip is not supported with {why}")
+    if world > 1:
+        raise ConfigError(f"distributed training (torchrun) is not supported with {why}")
+    ids = {id(p) for p in sparse}
+    dense = [p for p in model.parameters() if id(p) not in ids and p.requires_grad]
+    opts: list[torch.optim.Optimizer] = [torch.optim.SparseAdam(sparse, lr=train.lr)]
+    if dense:
+        opts.append(torch.optim.Adam(dense, lr=train.lr))
+    return Optimizers(opts)
+
+
 class _LossModule(torch.nn.Module):
     """``model.loss(batch)`` as a ``forward``, for DistributedDataParallel: DDP all-reduces
     gradients only for a backward pass that follows a call of the wrapped module."""
@@ -191,8 +255,7 @@ class Trainer:
             # distributed: the global batch, of which each rank trains on its share
             self.sampler = make_sampler(model.batch_kind, data, train.batch_size * self.world,
                                         seed, self.device, **options)
-            self.optimizer = torch.optim.Adam(model.parameters(), lr=train.lr,
-                                              weight_decay=train.weight_decay)
+            self.optimizer = make_optimizer(model, train, self.world)
         self._ddp: torch.nn.Module | None = None
         if model.trainable and self.world > 1:
             from torch.nn.parallel import DistributedDataParallel

@@ -20,10 +20,11 @@ class LightGCN(GraphCF):
     Config (paper defaults): ``embedding_dim`` 64, ``n_layers`` 3, ``l2_reg`` 1e-4.
     """
 
+    supports_sampled = True
     paper = ("He et al., LightGCN: Simplifying and Powering Graph Convolution Network for "
              "Recommendation, SIGIR 2020")
 
     def loss(self, batch: PairBatch) -> LossOutput:
-        ego = self.ego()  # the average is read at the batch's rows only
+        ego = self.loss_ego()  # the average is read at the batch's rows only
         parts = self.node_bpr_parts(self.rows_reader(ego=ego), ego, batch)
         return LossOutput(parts["bpr"] + parts["reg"], parts)

@@ -45,6 +45,7 @@ class SimGCL(GraphCF):
     """
 
     Config = SimGCLConfig
+    supports_sampled = True
     paper = ("Yu et al., Are Graph Augmentations Necessary? Simple Graph Contrastive Learning "
              "for Recommendation, SIGIR 2022")
     include_ego = False
@@ -54,7 +55,7 @@ class SimGCL(GraphCF):
 
     def loss(self, batch: PairBatch) -> LossOutput:
         # each loss reads the layer average at the rows it needs (rows_reader)
-        ego = self.ego()
+        ego = self.loss_ego()
         parts = self.node_bpr_parts(self.rows_reader(ego=ego), ego, batch)
         # the last layer is perturbed at the rows the loss reads only (the same distribution)
         view1, view2 = (self.rows_reader(self._noise, last_noise_at_rows=True, ego=ego)

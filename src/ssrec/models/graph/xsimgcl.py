@@ -50,8 +50,10 @@ class XSimGCL(SimGCL):
     """
 
     Config = XSimGCLConfig
+    supports_sampled = False  # its loss reads one full propagation's layers
     paper = ("Yu et al., XSimGCL: Towards Extremely Simple Graph Contrastive Learning for "
              "Recommendation, IEEE TKDE 2023")
+
     def loss(self, batch: PairBatch) -> LossOutput:
         # every layer is perturbed in full: the BPR and InfoNCE terms read the last one at
         # all their rows
