@@ -63,3 +63,19 @@ def projection_head(dim: int) -> nn.Sequential:
     """``Linear(D, D) → ReLU → Linear(D, D)``: the MLP through which KGRec and MCCLK map each
     view before their contrastive terms (``z ↦ W₂ σ(W₁ z + b₁) + b₂``)."""
     return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
+
+
+def entity_tables(module: nn.Module, n_entities: int, n_items: int, n_relations: int,
+                  dim: int, init_std: float | None) -> None:
+    """Give ``module`` the tables of KGIN-style relation-aware aggregation:
+    ``entity_embedding`` (``[E - I, D]``, the non-item entities; items use the model's item
+    table) and ``relation_weight`` (``[R, D]``). The entities are initialised as the model's
+    other tables (Xavier-uniform, or normal with ``init_std``), the relations Xavier-uniform
+    (KGIN's and MCCLK's official code)."""
+    module.entity_embedding = nn.Embedding(n_entities - n_items, dim)
+    module.relation_weight = nn.Parameter(torch.empty(n_relations, dim))
+    if init_std is None:
+        nn.init.xavier_uniform_(module.entity_embedding.weight)
+    else:
+        nn.init.normal_(module.entity_embedding.weight, std=init_std)
+    nn.init.xavier_uniform_(module.relation_weight)

@@ -13,7 +13,8 @@ from ssrec.augment import drop_edges, drop_triples
 from ssrec.losses import bpr_loss, l2_regularization
 from ssrec.models.base import LossOutput, register_model
 from ssrec.models.cf import EmbeddingCF, EmbeddingConfig
-from ssrec.models.knowledge.common import model_kg, register_graph_buffers, user_item_mean
+from ssrec.models.knowledge.common import (entity_tables, model_kg, register_graph_buffers,
+                                          user_item_mean)
 from ssrec.models.layers import relation_aggregate
 from ssrec.sampling import PairBatch
 
@@ -126,15 +127,10 @@ class KGIN(EmbeddingCF):
         self.n_entities, self.n_relations = kg.n_entities, kg.n_relations
         super().__init__(cfg, data)
         d = cfg.embedding_dim
-        self.entity_embedding = nn.Embedding(self.n_entities - self.n_items, d)
-        self.relation_weight = nn.Parameter(torch.empty(self.n_relations, d))
+        entity_tables(self, self.n_entities, self.n_items, self.n_relations, d, cfg.init_std)
         self.intent_embedding = nn.Parameter(torch.empty(cfg.n_intents, d))
         self.intent_attention = nn.Parameter(torch.empty(cfg.n_intents, self.n_relations))
-        if cfg.init_std is None:
-            nn.init.xavier_uniform_(self.entity_embedding.weight)
-        else:
-            nn.init.normal_(self.entity_embedding.weight, std=cfg.init_std)
-        for w in (self.relation_weight, self.intent_embedding, self.intent_attention):
+        for w in (self.intent_embedding, self.intent_attention):
             nn.init.xavier_uniform_(w)
         register_graph_buffers(self, kg.head, kg.relation, kg.tail, data)
 

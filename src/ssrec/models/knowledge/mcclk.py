@@ -13,8 +13,8 @@ from ssrec.augment import drop_edges, drop_triples
 from ssrec.losses import bpr_loss, l2_regularization, nt_xent
 from ssrec.models.base import LossOutput, register_model
 from ssrec.models.cf import GraphCF, GraphConfig
-from ssrec.models.knowledge.common import (model_kg, projection_head, register_graph_buffers,
-                                           user_item_mean)
+from ssrec.models.knowledge.common import (entity_tables, model_kg, projection_head,
+                                           register_graph_buffers, user_item_mean)
 from ssrec.models.layers import (knn_graph, propagate, propagate_layers, relation_aggregate,
                                  segment_softmax)
 from ssrec.sampling import PairBatch
@@ -147,13 +147,7 @@ class MCCLK(GraphCF):
         self.n_entities, self.n_relations = kg.n_entities, kg.n_relations
         super().__init__(cfg, data)
         d = cfg.embedding_dim
-        self.entity_embedding = nn.Embedding(self.n_entities - self.n_items, d)
-        self.relation_weight = nn.Parameter(torch.empty(self.n_relations, d))
-        if cfg.init_std is None:
-            nn.init.xavier_uniform_(self.entity_embedding.weight)
-        else:
-            nn.init.normal_(self.entity_embedding.weight, std=cfg.init_std)
-        nn.init.xavier_uniform_(self.relation_weight)
+        entity_tables(self, self.n_entities, self.n_items, self.n_relations, d, cfg.init_std)
         self.mlp_local = projection_head(d)
         self.mlp_item = projection_head(d)
         self.mlp_user = projection_head(d)
