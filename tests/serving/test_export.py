@@ -219,7 +219,7 @@ def test_every_model_exports_its_own_scores_or_is_refused(name, request, planted
     torch.manual_seed(0)
     model = cls.build(data).eval()
     if not exportable(model):
-        assert name in ("MostPop", "ItemKNN", "UserKNN", "Transition", "SKNN")
+        assert name in ("MostPop", "ItemKNN", "UserKNN", "Transition", "SKNN", "BehaviorPop")
         with pytest.raises(SsrecError, match=f"{name} does not score by an inner product"):
             representations(model, data)
         return
