@@ -19,7 +19,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,27 +181,36 @@ def _metrics_of(exp: Experiment, found: Mapping[str, Mapping[str, Mapping[int, C
     return []
 
 
-def _paired_users(a: Mapping[int, CellResult], b: Mapping[int, CellResult], metric: str
+def _paired_users(a: Mapping[int, CellResult], b: Mapping[int, CellResult],
+                  values: Callable[[CellResult], tuple[np.ndarray, np.ndarray]]
                   ) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Each user's ``metric`` averaged over the seeds both models finished; the two vectors
-    are aligned on raw user ids."""
+    """Each user's value (``values(cell) -> (raw user ids [n], values [n])``, e.g. a metric of
+    the per-user export) averaged over the seeds both models finished; the two vectors are
+    aligned on raw user ids."""
     seeds = sorted(set(a) & set(b))
     sums: dict[str, list[float]] = {}
     for s in seeds:
-        ua, va = a[s].per_user()
-        ub, vb = b[s].per_user()
-        if metric not in va or metric not in vb:
-            raise SsrecError(f"{a[s].cell.name}: no per-user values of {metric}")
+        ua, va = values(a[s])
+        ub, vb = values(b[s])
         if ua.shape != ub.shape or not np.array_equal(ua, ub):
             raise ProtocolMismatch(f"cells {a[s].cell.name} and {b[s].cell.name} evaluated "
                                    "different test users; they cannot be paired")
-        for u, x, y in zip(ua.tolist(), va[metric].tolist(), vb[metric].tolist()):
+        for u, x, y in zip(ua.tolist(), va.tolist(), vb.tolist()):
             acc = sums.setdefault(u, [0.0, 0.0, 0.0])
             acc[0] += x
             acc[1] += y
             acc[2] += 1
     vals = np.array(list(sums.values()), dtype=np.float64).reshape(-1, 3)
     return vals[:, 0] / vals[:, 2], vals[:, 1] / vals[:, 2], seeds
+
+
+def _metric_values(metric: str) -> Callable[[CellResult], tuple[np.ndarray, np.ndarray]]:
+    def get(cr: CellResult) -> tuple[np.ndarray, np.ndarray]:
+        users, vals = cr.per_user()
+        if metric not in vals:
+            raise SsrecError(f"{cr.cell.name}: no per-user values of {metric}")
+        return users, vals[metric]
+    return get
 
 
 def build_report(exp: Experiment) -> dict[str, Any]:
@@ -297,14 +306,6 @@ def _item_group_table(spec: Any, by_model: Mapping[str, Mapping[int, CellResult]
             "target_share": float(np.mean([i["target_share"] for i in items]))})
     base = spec.baseline if spec.baseline in by_model and by_model[spec.baseline] else None
 
-    def user_means(model: str, seeds: list[int], g: int) -> dict[str, float]:
-        acc: dict[str, list[float]] = {}
-        for s in seeds:
-            _, users, contrib = per_cell[(model, s)]
-            for u, v in zip(users.tolist(), contrib[g].tolist()):
-                acc.setdefault(u, []).append(v)
-        return {u: float(np.mean(v)) for u, v in acc.items()}
-
     for model, by_seed in by_model.items():
         if not by_seed:
             continue
@@ -328,16 +329,13 @@ def _item_group_table(spec: Any, by_model: Mapping[str, Mapping[int, CellResult]
             b_mean = b_row["groups"][g]["mean"]
             if b_mean:
                 e["rel_vs_baseline"] = (e["mean"] - b_mean) / b_mean
-            seeds = sorted(set(by_model[row["model"]]) & set(by_model[base]))
-            if not seeds:
+            if not set(by_model[row["model"]]) & set(by_model[base]):
                 continue
-            x, y = user_means(row["model"], seeds, g), user_means(base, seeds, g)
-            if set(x) != set(y):
-                raise ProtocolMismatch(f"{row['model']} and {base} evaluated different test "
-                                       "users; their item-group values cannot be paired")
-            users = sorted(x)
-            res = paired_test(np.array([x[u] for u in users]), np.array([y[u] for u in users]),
-                              spec.test)
+            x, y, seeds = _paired_users(
+                by_model[row["model"]], by_model[base],
+                lambda cr, g=g: (per_cell[(cr.cell.model, cr.cell.seed)][1],
+                                 per_cell[(cr.cell.model, cr.cell.seed)][2][g]))
+            res = paired_test(x, y, spec.test)
             e["test"] = {"method": res.method, "p": res.p, "users": res.n, "seeds": seeds}
             ps.append(res.p)
             entries.append(e)
@@ -365,7 +363,8 @@ def _compare_with_baseline(spec: Any, by_model: Mapping[str, Mapping[int, CellRe
             if not set(by_model[row["model"]]) & set(by_model[base]) or (
                     m.partition("@")[0] in CATALOGUE_METRICS):  # no per-user values to pair
                 continue
-            x, y, seeds = _paired_users(by_model[row["model"]], by_model[base], m)
+            x, y, seeds = _paired_users(by_model[row["model"]], by_model[base],
+                                        _metric_values(m))
             res = paired_test(x, y, spec.test)
             e["test"] = {"method": res.method, "statistic": res.statistic, "p": res.p,
                          "users": res.n, "seeds": seeds,
