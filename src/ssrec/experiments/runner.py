@@ -50,11 +50,12 @@ def cell_state(cell: Cell) -> tuple[str, str | None]:
     cfg_file = d / "config.yaml"
     if not cfg_file.is_file():
         return "new", None
-    diff = _config_difference(cfg_file.read_text(), dump_config(_resolved(cell)))
+    saved = cfg_file.read_text()
+    diff = _config_difference(saved, dump_config(_resolved(cell)))
     if diff is not None:
         return "changed", diff
     if (d / "results.json").is_file():
-        ran = _ran_out_of_budget(d)
+        ran = _ran_out_of_budget(d, saved)
         if ran is not None and cell.config.train.epochs > ran and (d / "last.pt").is_file():
             return "extend", f"budget {ran} -> {cell.config.train.epochs} epochs"
         return "finished", None
@@ -63,17 +64,16 @@ def cell_state(cell: Cell) -> tuple[str, str | None]:
     return "new", None
 
 
-def _ran_out_of_budget(run_dir: Path) -> int | None:
-    """The epoch budget of a finished run that trained every epoch of it (no early stop),
-    else None."""
+def _ran_out_of_budget(run_dir: Path, saved_config: str) -> int | None:
+    """The epoch budget of a finished run (its ``config.yaml`` text given) that trained every
+    epoch of it (no early stop), else None."""
     import json
 
     import yaml
 
     try:
         results = json.loads((run_dir / "results.json").read_text())
-        budget = ((yaml.safe_load((run_dir / "config.yaml").read_text()) or {})
-                  .get("train") or {}).get("epochs")
+        budget = ((yaml.safe_load(saved_config) or {}).get("train") or {}).get("epochs")
     except (OSError, ValueError, yaml.YAMLError):
         return None
     ran = results.get("epochs_run")
